@@ -1,0 +1,303 @@
+package io.penne.core;
+
+import io.penne.api.Counters;
+import io.penne.api.EpollRef;
+import io.penne.api.EventLoop;
+import io.penne.api.HandlerInfo;
+import io.penne.api.Instance;
+import io.penne.api.ProtocolHandler;
+import io.penne.api.flow.Flow;
+import io.penne.api.flow.FlowTable;
+import io.penne.api.flow.FlowType;
+import io.penne.flow.FlowTables;
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One running instance: loop, flow table, counters, and the binding of
+ * protocol handlers to event types and flow types.
+ *
+ * <p><b>Theory of operation.</b> Handlers arrive and leave on OSGi threads;
+ * {@link #bind} and {@link #unbind} only queue the change to the loop, which
+ * owns every table here. Binding a handler allocates (or finds) the numbers
+ * of its event types, makes it the owner of those types and of its flow
+ * types, un-parks descriptors of those types that an earlier handler left,
+ * and calls {@code attach(adopting)}. Unbinding calls {@code detach}, then
+ * parks its descriptors and clears ownership, leaving flows in place for the
+ * next handler of the same name. A handler that replaces a bound one of the
+ * same name (bundle update: the new service may bind before the old unbinds)
+ * takes over directly; the late unbind of the old object is ignored.
+ *
+ * <p>Per event: look up the owner of the reference's type in an array,
+ * count the event, call the owner. No owner means parked: the descriptor is
+ * silenced and the event counted as dropped. Exceptions from handlers are
+ * caught, counted and logged (rate-limited), and never end the loop.
+ *
+ * <p>Once per cycle the flow table's deferred scan runs; every
+ * {@value #FLOW_TIMER_MS} ms it is a timer scan. Flows whose type has no
+ * handler are kept as they are.
+ */
+final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.DeferredHandler {
+    static final long FLOW_TIMER_MS = 1000;
+    private static final long FLOW_TIMER_NANOS = TimeUnit.MILLISECONDS.toNanos(FLOW_TIMER_MS);
+    private static final System.Logger LOG = System.getLogger(InstanceImpl.class.getName());
+
+    private final String name;
+    private final Map<String, Object> properties;
+    private final EventTypes types = new EventTypes();
+    private final CountersImpl counters = new CountersImpl();
+    private final FlowTable flows;
+    private final EventLoopImpl loop;
+    private final long started = System.nanoTime();
+
+    // Loop-confined tables.
+    private final ProtocolHandler[] ownerByType = new ProtocolHandler[EpollRef.MAX_TYPE + 1];
+    private final int[] eventCounter = new int[EpollRef.MAX_TYPE + 1];
+    private final ProtocolHandler[] ownerByFlowType = new ProtocolHandler[FlowType.values().length];
+    private final Map<String, HandlerSlot> slots = new LinkedHashMap<>();
+    private final int cParked;
+    private final int cHandlerErrors;
+    private final int cFlowFull;
+    private long lastFlowTimer;
+    private long flowFullSeen;
+    private boolean tickScheduled;
+
+    InstanceImpl(String name, int flowCapacity, Map<String, Object> properties) {
+        this.name = name;
+        this.properties = Collections.unmodifiableMap(new LinkedHashMap<>(properties));
+        this.flows = FlowTables.create(flowCapacity);
+        this.cParked = counters.register("events.parked");
+        this.cHandlerErrors = counters.register("handler.errors");
+        this.cFlowFull = counters.register("drop.flow_table_full");
+        counters.register("events.core.wake");
+        this.loop = new EventLoopImpl(name, this);
+    }
+
+    void start() {
+        loop.start();
+        lastFlowTimer = System.nanoTime();
+    }
+
+    /** Detaches every handler and stops the loop. */
+    void stop() {
+        try {
+            loop.submit(() -> {
+                for (HandlerSlot s : slots.values())
+                    if (s.handler != null)
+                        detach(s, s.handler);
+                return null;
+            }).get(5, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.log(Level.WARNING, "instance " + name + ": handlers did not detach cleanly", e);
+        }
+        loop.stop();
+    }
+
+    // ---- handler binding (any thread in, loop thread does the work) ----
+
+    void bind(ProtocolHandler h, String bundle, String version) {
+        loop.execute(() -> doBind(h, bundle, version));
+    }
+
+    void unbind(ProtocolHandler h) {
+        loop.execute(() -> doUnbind(h));
+    }
+
+    private void doBind(ProtocolHandler h, String bundle, String version) {
+        String hname = h.name();
+        HandlerSlot slot = slots.computeIfAbsent(hname, HandlerSlot::new);
+        if (slot.handler == h)
+            return;
+        if (slot.handler != null)
+            detach(slot, slot.handler);
+
+        List<Integer> ids = new ArrayList<>();
+        for (String t : h.eventTypes()) {
+            int id = types.idFor(t);
+            ProtocolHandler other = ownerByType[id];
+            if (other != null && !other.name().equals(hname)) {
+                LOG.log(Level.ERROR, "instance " + name + ": handler " + hname + " declares event type " + t
+                    + " owned by " + other.name() + "; not binding it");
+                return;
+            }
+            ids.add(id);
+        }
+        boolean adopting = false;
+        slot.eventTypes.clear();
+        for (String t : h.eventTypes()) {
+            int id = types.idFor(t);
+            slot.eventTypes.put(t, id);
+            if (eventCounter[id] == 0)
+                eventCounter[id] = counters.register("events." + t);
+            ownerByType[id] = h;
+            adopting |= loop.registeredCount(id) > 0;
+            loop.unpark(id);
+        }
+        slot.flowTypes = List.copyOf(h.flowTypes());
+        for (FlowType ft : slot.flowTypes)
+            ownerByFlowType[ft.ordinal()] = h;
+        slot.handler = h;
+        slot.bundle = bundle;
+        slot.version = version;
+        LOG.log(Level.DEBUG, "instance " + name + ": bound " + hname + " from " + bundle + " " + version
+            + (adopting ? " (adopting)" : ""));
+        try {
+            h.attach(this, adopting);
+        } catch (RuntimeException | Error e) {
+            handlerError(h, "attach", e);
+        }
+    }
+
+    private void doUnbind(ProtocolHandler h) {
+        HandlerSlot slot = slots.get(h.name());
+        if (slot == null || slot.handler != h)
+            return; // already replaced by a newer object of the same name
+        detach(slot, h);
+        LOG.log(Level.DEBUG, "instance " + name + ": handler " + slot.name + " parked");
+    }
+
+    private void detach(HandlerSlot slot, ProtocolHandler h) {
+        try {
+            h.detach(this);
+        } catch (RuntimeException | Error e) {
+            handlerError(h, "detach", e);
+        }
+        for (int id : slot.eventTypes.values()) {
+            if (ownerByType[id] == h) {
+                ownerByType[id] = null;
+                loop.park(id);
+            }
+        }
+        for (FlowType ft : slot.flowTypes)
+            if (ownerByFlowType[ft.ordinal()] == h)
+                ownerByFlowType[ft.ordinal()] = null;
+        slot.handler = null;
+    }
+
+    private void handlerError(ProtocolHandler h, String where, Throwable e) {
+        counters.inc(cHandlerErrors);
+        long n = counters.get(cHandlerErrors);
+        // Log the 1st, 2nd, 4th, 8th ... error: visible without flooding the log.
+        if (Long.bitCount(n) == 1)
+            LOG.log(Level.WARNING, "instance " + name + ": handler " + h.name() + " failed in " + where
+                + " (error #" + n + ")", e);
+    }
+
+    // ---- loop callbacks ----
+
+    @Override
+    public void dispatch(int type, long ref, int events) {
+        ProtocolHandler h = ownerByType[type];
+        if (h == null) {
+            counters.inc(cParked);
+            loop.parkOne(EpollRef.fd(ref));
+            return;
+        }
+        counters.inc(eventCounter[type]);
+        try {
+            h.event(this, type, ref, events);
+        } catch (RuntimeException | Error e) {
+            handlerError(h, "event", e);
+        }
+    }
+
+    @Override
+    public void endOfCycle(long now) {
+        boolean timer = now - lastFlowTimer >= FLOW_TIMER_NANOS;
+        if (timer)
+            lastFlowTimer = now;
+        flows.runDeferred(now, timer, this);
+        long full = flows.refusedFull();
+        if (full != flowFullSeen) {
+            counters.add(cFlowFull, full - flowFullSeen);
+            flowFullSeen = full;
+        }
+        // Wake up for the flow timer only while there are flows to time.
+        if (!tickScheduled && flows.count() > 0) {
+            tickScheduled = true;
+            loop.schedule(lastFlowTimer + FLOW_TIMER_NANOS - now, this::tick);
+        }
+    }
+
+    private void tick() {
+        tickScheduled = false;
+    }
+
+    @Override
+    public boolean defer(Flow flow, boolean timer, long now) {
+        ProtocolHandler h = ownerByFlowType[flow.type().ordinal()];
+        if (h == null)
+            return false;
+        try {
+            return h.flowDefer(this, flow, timer, now);
+        } catch (RuntimeException | Error e) {
+            handlerError(h, "flowDefer", e);
+            return false;
+        }
+    }
+
+    // ---- Instance ----
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public Map<String, Object> properties() {
+        return properties;
+    }
+
+    @Override
+    public EventLoop loop() {
+        return loop;
+    }
+
+    @Override
+    public FlowTable flows() {
+        return flows;
+    }
+
+    @Override
+    public Counters counters() {
+        return counters;
+    }
+
+    @Override
+    public int eventType(String typeName) {
+        return types.lookup(typeName);
+    }
+
+    @Override
+    public String eventTypeName(int type) {
+        return types.name(type);
+    }
+
+    @Override
+    public List<HandlerInfo> handlers() {
+        List<HandlerInfo> out = new ArrayList<>();
+        for (HandlerSlot s : slots.values()) {
+            int n = 0;
+            for (FlowType ft : s.flowTypes)
+                n += flows.count(ft);
+            out.add(new HandlerInfo(s.name, s.handler == null ? "-" : s.bundle, s.handler == null ? "-" : s.version,
+                s.handler != null, Collections.unmodifiableMap(new LinkedHashMap<>(s.eventTypes)), s.flowTypes, n));
+        }
+        return out;
+    }
+
+    @Override
+    public long startedNanos() {
+        return started;
+    }
+
+    /** Loop cycles so far (for tests and stats). */
+    long cycles() {
+        return loop.cycles();
+    }
+}
