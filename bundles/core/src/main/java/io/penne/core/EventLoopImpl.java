@@ -64,6 +64,9 @@ final class EventLoopImpl implements EventLoop, Runnable {
     private long armedDeadline = Long.MAX_VALUE;
     private volatile boolean running = true;
     private volatile Thread thread;
+    /** Guards {@link #wake} against being signalled after it is closed (its number may be reused). */
+    private final Object wakeLock = new Object();
+    private boolean wakeClosed;
     private long now = System.nanoTime();
     private long cycles;
 
@@ -103,17 +106,37 @@ final class EventLoopImpl implements EventLoop, Runnable {
     /** Stops the loop after its current cycle, waits for it, and closes its descriptors. */
     void stop() {
         running = false;
-        wake.signal();
-        if (Thread.currentThread() != thread) {
+        signalWake();
+        if (thread != null && Thread.currentThread() != thread) {
             try {
                 stopped.await();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
         }
+        synchronized (wakeLock) {
+            wakeClosed = true;
+            wake.close();
+        }
         epoll.close();
-        wake.close();
         timer.close();
+        failLeftovers();
+    }
+
+    private void signalWake() {
+        synchronized (wakeLock) {
+            if (!wakeClosed)
+                wake.signal();
+        }
+    }
+
+    /** Completes the futures of submitted tasks that will never run. */
+    private void failLeftovers() {
+        Runnable r;
+        while ((r = tasks.poll()) != null)
+            if (r instanceof SubmitTask)
+                ((SubmitTask<?>) r).future.completeExceptionally(
+                    new IllegalStateException("instance " + name + " is stopped"));
     }
 
     long cycles() {
@@ -125,7 +148,7 @@ final class EventLoopImpl implements EventLoop, Runnable {
         started.countDown();
         try {
             while (running) {
-                int n = epoll.wait(tasks.isEmpty() ? -1 : 0);
+                int n = epoll.waitEvents(tasks.isEmpty() ? -1 : 0);
                 now = System.nanoTime();
                 cycles++;
                 if (n < 0) {
@@ -210,7 +233,7 @@ final class EventLoopImpl implements EventLoop, Runnable {
     public void execute(Runnable task) {
         tasks.add(task);
         if (!inLoop() && wakePending.compareAndSet(false, true))
-            wake.signal();
+            signalWake();
     }
 
     @Override
@@ -220,14 +243,35 @@ final class EventLoopImpl implements EventLoop, Runnable {
             f.completeExceptionally(new IllegalStateException("instance " + name + " is stopped"));
             return f;
         }
-        execute(() -> {
-            try {
-                f.complete(task.call());
-            } catch (Throwable e) {
-                f.completeExceptionally(e);
-            }
-        });
+        execute(new SubmitTask<>(task, f));
+        if (!running && wakeClosedNow())
+            failLeftovers(); // raced with stop(): nobody will run it
         return f;
+    }
+
+    private boolean wakeClosedNow() {
+        synchronized (wakeLock) {
+            return wakeClosed;
+        }
+    }
+
+    private static final class SubmitTask<T> implements Runnable {
+        final Callable<T> task;
+        final CompletableFuture<T> future;
+
+        SubmitTask(Callable<T> task, CompletableFuture<T> future) {
+            this.task = task;
+            this.future = future;
+        }
+
+        @Override
+        public void run() {
+            try {
+                future.complete(task.call());
+            } catch (Throwable e) {
+                future.completeExceptionally(e);
+            }
+        }
     }
 
     @Override
@@ -238,7 +282,8 @@ final class EventLoopImpl implements EventLoop, Runnable {
     @Override
     public long schedule(long delayNanos, Runnable task) {
         assertLoop();
-        Scheduled s = new Scheduled(now + Math.max(0, delayNanos), nextId++, task);
+        // From the time of the call, not of the cycle start: a long cycle must not shorten the delay.
+        Scheduled s = new Scheduled(System.nanoTime() + Math.max(0, delayNanos), nextId++, task);
         scheduled.add(s);
         scheduledById.put(s.id, s);
         return s.id;

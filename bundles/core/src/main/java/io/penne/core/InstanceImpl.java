@@ -79,8 +79,8 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
     }
 
     void start() {
+        lastFlowTimer = System.nanoTime(); // before the loop thread reads it
         loop.start();
-        lastFlowTimer = System.nanoTime();
     }
 
     /** Detaches every handler and stops the loop. */
@@ -110,23 +110,23 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
 
     private void doBind(ProtocolHandler h, String bundle, String version) {
         String hname = h.name();
-        HandlerSlot slot = slots.computeIfAbsent(hname, HandlerSlot::new);
-        if (slot.handler == h)
+        HandlerSlot existing = slots.get(hname);
+        if (existing != null && existing.handler == h)
             return;
-        if (slot.handler != null)
-            detach(slot, slot.handler);
-
-        List<Integer> ids = new ArrayList<>();
+        // Refuse before touching anything: a refused replacement must not detach the bound handler.
         for (String t : h.eventTypes()) {
-            int id = types.idFor(t);
-            ProtocolHandler other = ownerByType[id];
+            int id = types.lookup(t);
+            ProtocolHandler other = id < 0 ? null : ownerByType[id];
             if (other != null && !other.name().equals(hname)) {
                 LOG.log(Level.ERROR, "instance " + name + ": handler " + hname + " declares event type " + t
                     + " owned by " + other.name() + "; not binding it");
                 return;
             }
-            ids.add(id);
         }
+        HandlerSlot slot = slots.computeIfAbsent(hname, HandlerSlot::new);
+        if (slot.handler != null)
+            detach(slot, slot.handler);
+
         boolean adopting = false;
         slot.eventTypes.clear();
         for (String t : h.eventTypes()) {
@@ -151,6 +151,8 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
         } catch (RuntimeException | Error e) {
             handlerError(h, "attach", e);
         }
+        if (flows.pending() != null)
+            cancelPending(h);
     }
 
     private void doUnbind(ProtocolHandler h) {
@@ -204,6 +206,21 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
         } catch (RuntimeException | Error e) {
             handlerError(h, "event", e);
         }
+        if (flows.pending() != null)
+            cancelPending(h);
+    }
+
+    /**
+     * A handler returned (or threw) with a flow still being set up. Flows are
+     * built within one call, so this is a handler bug; cancel the flow so the
+     * table is usable by the next event, and count it.
+     */
+    private void cancelPending(ProtocolHandler h) {
+        Flow stuck = flows.pending();
+        counters.inc(cHandlerErrors);
+        LOG.log(Level.WARNING, "instance " + name + ": " + stuck + " left half set up by "
+            + (h == null ? "a loop task" : "handler " + h.name()) + "; cancelled");
+        flows.cancel(stuck);
     }
 
     @Override
@@ -211,6 +228,8 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
         boolean timer = now - lastFlowTimer >= FLOW_TIMER_NANOS;
         if (timer)
             lastFlowTimer = now;
+        if (flows.pending() != null)
+            cancelPending(null);
         flows.runDeferred(now, timer, this);
         long full = flows.refusedFull();
         if (full != flowFullSeen) {

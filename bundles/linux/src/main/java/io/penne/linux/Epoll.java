@@ -9,7 +9,7 @@ import com.sun.jna.Platform;
  * <p>Theory of operation: {@link #create} makes the epoll fd (close-on-exec)
  * and two native buffers, one for {@code maxEvents} results and one for the
  * single event {@code epoll_ctl()} takes, so that registering or changing an
- * fd while iterating over results does not overwrite them. {@link #wait}
+ * fd while iterating over results does not overwrite them. {@link #waitEvents}
  * fills the result array; {@link #events(int)} and {@link #data(int)} read
  * entry {@code i} straight out of native memory. Nothing allocates after
  * {@link #create}.
@@ -24,7 +24,7 @@ import com.sun.jna.Platform;
  * they need in it (fd, flow index, type), all 64 bits are preserved.
  *
  * <p>Thread rules: an Epoll belongs to the thread that runs its loop. {@link
- * #wait}, {@link #events}, {@link #data}, {@link #add}, {@link #mod} and
+ * #waitEvents}, {@link #events}, {@link #data}, {@link #add}, {@link #mod} and
  * {@link #del} must only be called by that thread, because they use this
  * object's buffers. Other threads that need to change the interest list
  * call {@link Sys#epollCtl} on {@link #fd()} with their own scratch buffer
@@ -108,7 +108,7 @@ public final class Epoll implements AutoCloseable {
      * wait), or {@code -errno}; a signal gives {@code -EINTR}, which callers
      * normally treat as "0 events".
      */
-    public int wait(int timeoutMs) {
+    public int waitEvents(int timeoutMs) {
         int n = Sys.epollWait(fd, eventsAddress, maxEvents, timeoutMs);
         events.keepAlive();
         return n;

@@ -29,8 +29,12 @@ import com.sun.jna.Platform;
  * saves errno into a JNA thread-local immediately after every native call,
  * direct-mapped calls included, so the value survives whatever the JVM does
  * on the way back (verified by {@code ErrnoTest}: {@code close(-1)} leaves
- * {@code EBADF} there). It is only meaningful right after a call that
- * returned -1: a successful call may leave a stale value behind.</li>
+ * {@code EBADF} there, still intact after allocation and a GC). But JNA
+ * refreshes that copy after <em>every</em> call, successful ones included,
+ * from the thread's errno at that moment, which the JVM's own libc calls have
+ * usually changed (a successful {@code getpid()} after {@code close(-1)} was
+ * observed to leave {@code ENOENT}). So errno must be read right after the
+ * call that returned -1, before any other JNA call on the same thread.</li>
  * </ul>
  *
  * <p>{@code fcntl} is variadic in C; it is declared here with one fixed

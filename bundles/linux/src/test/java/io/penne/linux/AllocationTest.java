@@ -24,7 +24,7 @@ class AllocationTest {
         long sum = 0;
         for (int i = 0; i < rounds; i++) {
             e.signal();
-            int n = ep.wait(0);
+            int n = ep.waitEvents(0);
             for (int j = 0; j < n; j++)
                 sum += ep.data(j) + ep.events(j);
             sum += e.drain();

@@ -36,9 +36,9 @@ class EpollEventFdTest {
     void waitTimesOutWithZero() {
         try (Epoll ep = Epoll.create(4); EventFd e = EventFd.create()) {
             assertEquals(0, ep.add(e.fd(), Epoll.EPOLLIN, 1));
-            assertEquals(0, ep.wait(0));
+            assertEquals(0, ep.waitEvents(0));
             long t0 = System.nanoTime();
-            assertEquals(0, ep.wait(20));
+            assertEquals(0, ep.waitEvents(20));
             assertTrue(System.nanoTime() - t0 >= 15_000_000L);
         }
     }
@@ -60,13 +60,13 @@ class EpollEventFdTest {
             });
             t.start();
             assertTrue(started.await(5, TimeUnit.SECONDS));
-            int n = ep.wait(5000);
+            int n = ep.waitEvents(5000);
             t.join();
             assertEquals(1, n);
             assertEquals(Epoll.EPOLLIN, ep.events(0));
             assertEquals(data, ep.data(0));
             assertEquals(1, e.drain());
-            assertEquals(0, ep.wait(0));
+            assertEquals(0, ep.waitEvents(0));
         }
     }
 
@@ -81,7 +81,7 @@ class EpollEventFdTest {
                 assertEquals(0, ep.add(fds[i].fd(), Epoll.EPOLLIN | Epoll.EPOLLET, data[i]));
                 fds[i].signal();
             }
-            int n = ep.wait(1000);
+            int n = ep.waitEvents(1000);
             assertEquals(count, n);
             java.util.Set<Long> seen = new java.util.HashSet<>();
             for (int i = 0; i < n; i++) {
@@ -92,7 +92,7 @@ class EpollEventFdTest {
                 assertTrue(seen.contains(d), Long.toHexString(d));
             // mod replaces the data word, del removes the fd
             assertEquals(0, ep.mod(fds[0].fd(), Epoll.EPOLLIN, 42L));
-            assertEquals(1, ep.wait(0));
+            assertEquals(1, ep.waitEvents(0));
             assertEquals(42L, ep.data(0));
             assertEquals(0, ep.del(fds[0].fd()));
         } finally {

@@ -58,7 +58,7 @@ class TcpLoopbackTest {
             boolean connected = false, acceptable = false;
             long deadline = System.nanoTime() + 5_000_000_000L;
             while ((!connected || !acceptable) && System.nanoTime() < deadline) {
-                int n = ep.wait(1000);
+                int n = ep.waitEvents(1000);
                 for (int i = 0; i < n; i++) {
                     if (ep.data(i) == 0xc0ffee_0000_0001L && (ep.events(i) & Epoll.EPOLLOUT) != 0)
                         connected = true;
@@ -122,7 +122,7 @@ class TcpLoopbackTest {
     private static void waitFor(Epoll ep, long tag) {
         long deadline = System.nanoTime() + 5_000_000_000L;
         while (System.nanoTime() < deadline) {
-            int n = ep.wait(1000);
+            int n = ep.waitEvents(1000);
             for (int i = 0; i < n; i++)
                 if (ep.data(i) == tag)
                     return;
@@ -140,7 +140,7 @@ class TcpLoopbackTest {
             int r = Sockets.connect4(c, Sockets.LOOPBACK4, port, scratch);
             if (r == -Errno.EINPROGRESS) {
                 assertEquals(0, ep.add(c, Epoll.EPOLLOUT, 1));
-                assertEquals(1, ep.wait(5000));
+                assertEquals(1, ep.waitEvents(5000));
                 assertTrue((ep.events(0) & (Epoll.EPOLLERR | Epoll.EPOLLHUP)) != 0);
                 assertEquals(Errno.ECONNREFUSED, Sockets.soError(c, scratch));
             } else {

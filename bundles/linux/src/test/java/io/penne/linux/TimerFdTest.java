@@ -15,13 +15,13 @@ class TimerFdTest {
             assertEquals(-Errno.EAGAIN, t.expirations());
             long t0 = System.nanoTime();
             assertEquals(0, t.oneShot(30 * MS));
-            assertEquals(1, ep.wait(5000));
+            assertEquals(1, ep.waitEvents(5000));
             long elapsed = System.nanoTime() - t0;
             assertEquals(7, ep.data(0));
             assertTrue(elapsed >= 29 * MS, "fired early: " + elapsed);
             assertTrue(elapsed < 2000 * MS, "fired late: " + elapsed);
             assertEquals(1, t.expirations());
-            assertEquals(0, ep.wait(60));
+            assertEquals(0, ep.waitEvents(60));
             assertEquals(-Errno.EAGAIN, t.expirations());
         }
     }
@@ -33,7 +33,7 @@ class TimerFdTest {
             assertEquals(0, t.periodic(10 * MS));
             long total = 0;
             for (int i = 0; i < 3; i++) {
-                assertEquals(1, ep.wait(5000));
+                assertEquals(1, ep.waitEvents(5000));
                 long n = t.expirations();
                 assertTrue(n >= 1, "expirations " + n);
                 total += n;
@@ -43,7 +43,7 @@ class TimerFdTest {
             assertTrue(t.expirations() >= 2, "late reads coalesce expirations");
             assertEquals(0, t.disarm());
             t.expirations(); // anything counted before the disarm
-            assertEquals(0, ep.wait(50));
+            assertEquals(0, ep.waitEvents(50));
             assertEquals(-Errno.EAGAIN, t.expirations());
         }
     }

@@ -18,10 +18,12 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Collection;
 import java.util.Set;
 import java.util.TreeSet;
+import io.penne.api.Instance;
 import org.apache.felix.service.command.CommandProcessor;
 import org.apache.felix.service.command.CommandSession;
 import org.apache.felix.service.command.Converter;
@@ -44,9 +46,14 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * <p>One daemon thread accepts; each connection gets a thread and its own
  * Gogo session, so variables persist through an interactive console. Output
  * of a command is collected and sent as one frame, followed by its exit
- * status (0, or 1 if the command threw). The socket file is created with
- * mode 0600 and removed when the component stops; a stale file left by a
- * dead process is replaced, a live one is refused.
+ * status (0, or 1 if the command threw).
+ *
+ * <p>The socket appears only once an instance runs (the component requires an
+ * {@link Instance}), so a client that sees the file can use it at once. It is
+ * bound inside a private directory, set to mode 0600 and then renamed into
+ * place, so it is never visible with wider permissions. It is removed when
+ * the component stops; a stale file left by a dead process is replaced, a
+ * live one is refused.
  */
 @Component(configurationPid = "io.penne.control", configurationPolicy = ConfigurationPolicy.REQUIRE,
     service = ControlSocket.class, immediate = true)
@@ -67,15 +74,27 @@ public final class ControlSocket {
     private volatile boolean open = true;
 
     @Activate
-    public ControlSocket(Config config, BundleContext context, @Reference CommandProcessor processor)
-        throws IOException {
+    public ControlSocket(Config config, BundleContext context, @Reference CommandProcessor processor,
+        @Reference Instance instance) throws IOException {
         this.context = context;
         this.processor = processor;
         this.path = Path.of(config.path()).toAbsolutePath();
         removeStale(path);
         server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(path));
-        Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
+        Path staging = Files.createTempDirectory(path.getParent(), ".penne-ctl-",
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        try {
+            Path tmp = staging.resolve("s");
+            server.bind(UnixDomainSocketAddress.of(tmp));
+            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
+            Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            server.close();
+            throw e;
+        } finally {
+            Files.deleteIfExists(staging.resolve("s"));
+            Files.deleteIfExists(staging);
+        }
         Thread t = new Thread(this::acceptLoop, "penne-control-accept");
         t.setDaemon(true);
         t.start();

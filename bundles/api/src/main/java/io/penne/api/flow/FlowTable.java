@@ -74,6 +74,14 @@ public interface FlowTable {
      */
     void runDeferred(long now, boolean timer, DeferredHandler handler);
 
+    /**
+     * The flow allocated but neither activated nor cancelled yet (NEW, INI,
+     * TGT or TYPED), or null. The instance checks this after each event, so a
+     * handler that fails half-way through setting up a flow cannot block the
+     * table.
+     */
+    Flow pending();
+
     /** Number of allocations refused because the table was full. */
     long refusedFull();
 

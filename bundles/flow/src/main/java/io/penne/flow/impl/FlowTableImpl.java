@@ -399,6 +399,11 @@ public final class FlowTableImpl implements FlowTable {
     }
 
     @Override
+    public Flow pending() {
+        return pending;
+    }
+
+    @Override
     public long refusedFull() {
         return refusedFull;
     }

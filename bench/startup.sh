@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Start-to-ready time and idle resident memory of `penne -f -c SOCK`.
+#
+# "Ready" is the moment the control socket answers a command, measured from
+# just before exec, polling every 2 ms; the number is the median (and min)
+# of N runs. Idle RSS is VmRSS of the penne process after it has been ready
+# and idle for IDLE seconds. Usage: bench/startup.sh [RUNS] [IDLE_SECONDS]
+set -euo pipefail
+runs=${1:-11}
+idle=${2:-5}
+root=$(cd "$(dirname "$0")/.." && pwd)
+penne=$root/launcher/target/penne/bin/penne
+[ -x "$penne" ] || { echo "build first: mvn -DskipTests package" >&2; exit 1; }
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"; kill $pid 2>/dev/null || true' EXIT
+pid=
+times=()
+for i in $(seq "$runs"); do
+    sock=$dir/s$i.sock
+    t0=$(date +%s%N)
+    "$penne" -f -q -c "$sock" & pid=$!
+    # The socket file appears when the control socket binds, which is the last step before ready.
+    until [ -S "$sock" ]; do sleep 0.002; done
+    t1=$(date +%s%N)
+    times+=($(( (t1 - t0) / 1000000 )))
+    if [ "$i" -eq "$runs" ]; then
+        sleep "$idle"
+        rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+    fi
+    kill $pid; wait $pid 2>/dev/null || true
+done
+sorted=($(printf '%s\n' "${times[@]}" | sort -n))
+java -version 2>&1 | head -1 | sed 's/^/jvm: /'
+echo "start-to-ready: median ${sorted[$(( runs / 2 ))]} ms, min ${sorted[0]} ms, max ${sorted[$(( runs - 1 ))]} ms ($runs runs)"
+echo "idle RSS after ${idle}s: $(( rss / 1024 )) MiB ($rss KiB)"
