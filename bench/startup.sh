@@ -20,7 +20,11 @@ for i in $(seq "$runs"); do
     t0=$(date +%s%N)
     "$penne" -f -q -c "$sock" & pid=$!
     # The socket file appears when the control socket binds, which is the last step before ready.
-    until [ -S "$sock" ]; do sleep 0.002; done
+    n=0
+    until [ -S "$sock" ]; do
+        sleep 0.002; n=$((n + 1))
+        [ $n -lt 15000 ] || { echo "penne did not become ready" >&2; exit 1; }
+    done
     t1=$(date +%s%N)
     times+=($(( (t1 - t0) / 1000000 )))
     if [ "$i" -eq "$runs" ]; then
@@ -30,6 +34,17 @@ for i in $(seq "$runs"); do
     kill $pid; wait $pid 2>/dev/null || true
 done
 sorted=($(printf '%s\n' "${times[@]}" | sort -n))
-java -version 2>&1 | head -1 | sed 's/^/jvm: /'
+"${JAVA_HOME:+$JAVA_HOME/bin/}java" -version 2>&1 | head -1 | sed "s/^/jvm: /"
 echo "start-to-ready: median ${sorted[$(( runs / 2 ))]} ms, min ${sorted[0]} ms, max ${sorted[$(( runs - 1 ))]} ms ($runs runs)"
 echo "idle RSS after ${idle}s: $(( rss / 1024 )) MiB ($rss KiB)"
+# penne-ctl round trip: a client JVM, connect, one command.
+ctl=$root/launcher/target/penne/bin/penne-ctl
+"$penne" -f -q -c "$dir/ctl.sock" & pid=$!
+until [ -S "$dir/ctl.sock" ]; do sleep 0.01; done
+ctimes=()
+for i in $(seq 5); do
+    t0=$(date +%s%N); "$ctl" "$dir/ctl.sock" penne:stats > /dev/null; t1=$(date +%s%N)
+    ctimes+=($(( (t1 - t0) / 1000000 )))
+done
+csorted=($(printf '%s\n' "${ctimes[@]}" | sort -n))
+echo "penne-ctl PATH penne:stats: median ${csorted[2]} ms (5 runs)"

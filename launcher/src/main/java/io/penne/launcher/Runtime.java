@@ -27,22 +27,22 @@ import org.osgi.framework.launch.FrameworkFactory;
  * properties for the core bundle's launch configurator.
  */
 final class Runtime {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger("io.penne.launcher");
     static final String INSTANCE_SERVICE = "io.penne.api.Instance";
     static final String CONTROL_SERVICE = "io.penne.shell.ControlSocket";
 
     private final Framework framework;
-
-    private Runtime(Framework framework) {
-        this.framework = framework;
-    }
+    private final Path home;
 
     /**
-     * Starts the framework and every bundle in {@code bundleDir}.
+     * Creates and initialises the framework; {@link #start} then installs and
+     * starts the bundles. Two steps so that a shutdown hook can hold the
+     * framework (and stop it cleanly) while bundles are still starting.
      *
      * @param config PID to properties, handed to the launch configurator
      */
-    static Runtime start(Path home, RuntimeDir scratch, Map<String, Map<String, String>> config)
-        throws IOException, BundleException {
+    Runtime(Path home, RuntimeDir scratch, Map<String, Map<String, String>> config) throws BundleException {
+        this.home = home;
         Map<String, String> props = new HashMap<>();
         props.put(Constants.FRAMEWORK_STORAGE, scratch.path().resolve("framework").toString());
         props.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
@@ -62,8 +62,16 @@ final class Runtime {
 
         FrameworkFactory factory = ServiceLoader.load(FrameworkFactory.class, Runtime.class.getClassLoader())
             .findFirst().orElseThrow(() -> new IllegalStateException("no OSGi framework on the class path"));
-        Framework fw = factory.newFramework(props);
-        fw.init();
+        long t0 = System.nanoTime();
+        framework = factory.newFramework(props);
+        framework.init();
+        LOG.fine(String.format("framework init %.0f ms", (System.nanoTime() - t0) / 1e6));
+    }
+
+    /** Installs every bundle of the distribution's {@code bundles/} by reference and starts it. */
+    void start() throws IOException, BundleException {
+        long t1 = System.nanoTime();
+        Framework fw = framework;
         BundleContext ctx = fw.getBundleContext();
         List<Bundle> installed = new ArrayList<>();
         List<Path> jars = new ArrayList<>();
@@ -73,11 +81,16 @@ final class Runtime {
         jars.sort(null);
         for (Path jar : jars)
             installed.add(ctx.installBundle("reference:" + jar.toUri()));
+        long t2 = System.nanoTime();
         fw.start();
         for (Bundle b : installed)
-            if (b.getHeaders().get(Constants.FRAGMENT_HOST) == null)
+            if (b.getHeaders().get(Constants.FRAGMENT_HOST) == null) {
+                long tb = System.nanoTime();
                 b.start();
-        return new Runtime(fw);
+                LOG.finest(String.format("started %s in %.1f ms", b.getSymbolicName(), (System.nanoTime() - tb) / 1e6));
+            }
+        LOG.fine(String.format("%d bundles installed in %.0f ms, started in %.0f ms",
+            installed.size(), (t2 - t1) / 1e6, (System.nanoTime() - t2) / 1e6));
     }
 
     /**
