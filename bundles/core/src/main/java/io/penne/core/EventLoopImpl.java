@@ -5,6 +5,7 @@ import io.penne.api.EventLoop;
 import io.penne.linux.Epoll;
 import io.penne.linux.Errno;
 import io.penne.linux.EventFd;
+import io.penne.linux.Sys;
 import io.penne.linux.TimerFd;
 import java.lang.System.Logger.Level;
 import java.util.HashMap;
@@ -32,7 +33,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * (when its handler goes away) and restore them later without the handler's
  * help. A parked descriptor is left in the epoll set with an empty, one-shot
  * mask: level-triggered readiness then cannot spin the loop, and the
- * always-reported EPOLLHUP/EPOLLERR fire at most once.
+ * always-reported EPOLLHUP/EPOLLERR fire at most once. When the loop stops,
+ * every descriptor still registered is closed: they belong to the instance.
  *
  * <p><b>Limits.</b> At most {@value #MAX_EVENTS} events per wait; file
  * descriptors below 2^24 (see {@link EpollRef}); scheduled tasks are for
@@ -120,7 +122,22 @@ final class EventLoopImpl implements EventLoop, Runnable {
         }
         epoll.close();
         timer.close();
+        closeRegistered();
         failLeftovers();
+    }
+
+    /**
+     * Closes descriptors still registered when the loop stops. Handlers leave
+     * theirs registered on detach (so a replacement can adopt them); once the
+     * instance itself goes, nobody else will ever close them.
+     */
+    private void closeRegistered() {
+        for (int fd = 0; fd < registered.length; fd++) {
+            if (registered[fd]) {
+                registered[fd] = false;
+                Sys.close(fd);
+            }
+        }
     }
 
     private void signalWake() {

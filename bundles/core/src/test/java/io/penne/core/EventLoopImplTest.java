@@ -27,6 +27,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import io.penne.api.EventLoop;
+import io.penne.api.EpollRef;
 import org.junit.jupiter.api.Test;
 
 /** The loop itself: task queue, scheduled tasks, stop. */
@@ -268,6 +270,22 @@ class EventLoopImplTest {
             InstanceImpl w = new InstanceImpl("fd" + i, 16, Map.of());
             w.start();
             onLoop(w, () -> null);
+            w.stop();
+        }
+        int after = openFds();
+        assertTrue(after <= before + 2, "open fds went from " + before + " to " + after);
+    }
+
+    @Test
+    void stopClosesDescriptorsHandlersLeftRegistered() {
+        int before = openFds();
+        for (int i = 0; i < 20; i++) {
+            InstanceImpl w = new InstanceImpl("left" + i, 16, Map.of());
+            w.start();
+            onLoopRun(w, () -> {
+                EventFd e = EventFd.create(); // registered, never closed by its owner
+                w.loop().register(e.fd(), EventLoop.EPOLLIN, EpollRef.of(10, e.fd(), 0));
+            });
             w.stop();
         }
         int after = openFds();
