@@ -158,6 +158,42 @@ class LauncherIT {
     }
 
     @Test
+    void consoleRunsLinesFromStandardInputAndCompletesCommandNames() throws Exception {
+        Path sock = tmp.resolve("console.sock");
+        startForeground(sock);
+        awaitCtl(sock);
+        // Without a terminal the console reads lines from standard input until EOF.
+        Path input = tmp.resolve("input.txt");
+        Files.writeString(input, "x = 7\npenne:flows -c\n");
+        Process p = new ProcessBuilder(Dist.ctl(sock.toString())).redirectErrorStream(true)
+            .redirectInput(input.toFile()).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("7") && out.matches("(?s).*\\b0\\s*\\n.*"), out);
+
+        // Completion as the console asks for it: frame 'C' with the line so far.
+        try (var ch = java.nio.channels.SocketChannel.open(java.net.UnixDomainSocketAddress.of(sock));
+             var in = new java.io.DataInputStream(java.nio.channels.Channels.newInputStream(ch));
+             var o = new java.io.DataOutputStream(java.nio.channels.Channels.newOutputStream(ch))) {
+            assertEquals("penne-control 1", readFrame(in, 'H'));
+            byte[] line = "penne:fl".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            o.writeByte('C');
+            o.writeInt(line.length);
+            o.write(line);
+            o.flush();
+            assertEquals(List.of("penne:flow", "penne:flows"), List.of(readFrame(in, 'L').split("\n")));
+        }
+    }
+
+    private static String readFrame(java.io.DataInputStream in, char type) throws IOException {
+        assertEquals(type, (char) in.readUnsignedByte());
+        byte[] b = new byte[in.readInt()];
+        in.readFully(b);
+        return new String(b, java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    @Test
     void ctlReportsConnectionErrorsWithStatus2() throws Exception {
         Result r = Dist.run(30, Dist.ctl(tmp.resolve("absent.sock").toString(), "penne:flows"));
         assertEquals(2, r.status(), r.toString());
