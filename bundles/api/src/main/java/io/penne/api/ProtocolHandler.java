@@ -57,6 +57,22 @@ public interface ProtocolHandler {
     void event(Instance instance, int eventType, long ref, int events);
 
     /**
+     * Packet types this handler takes from the guest: IP protocol numbers
+     * (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6) and {@link PacketBatch#ARP}. Read
+     * once when the handler binds.
+     */
+    default int[] packetTypes() {
+        return new int[0];
+    }
+
+    /**
+     * Guest packets of this handler's types, in the order the guest sent
+     * them. One call per type per receive batch.
+     */
+    default void packets(Instance instance, PacketBatch batch) {
+    }
+
+    /**
      * Called once per loop cycle for each ACTIVE flow of this handler's types,
      * and with {@code timer} true about once per second.
      *

@@ -10,12 +10,13 @@ import java.util.Map;
  * <p>A number is handed out the first time any handler declares a name and
  * is never reused or changed while the instance lives, so an epoll reference
  * made by one handler object keeps meaning the same type after that handler
- * is replaced. Numbers 1 and 2 are the loop's own (task queue wakeup,
- * timer); 0 is never used so that a zeroed reference is recognisably bogus.
+ * is replaced. Numbers 1 to 3 are the core's own (task queue wakeup, timer,
+ * guest device); 0 is never used so that a zeroed reference is recognisably bogus.
  */
 final class EventTypes {
     static final int WAKE = 1;
     static final int TIMER = 2;
+    static final int TAP = 3;
 
     private final String[] names = new String[EpollRef.MAX_TYPE + 1];
     private final Map<String, Integer> byName = new HashMap<>();
@@ -24,6 +25,7 @@ final class EventTypes {
     EventTypes() {
         idFor("core.wake");
         idFor("core.timer");
+        idFor("core.tap");
     }
 
     /** The number of {@code name}, allocated if new. */

@@ -19,6 +19,7 @@ final class HandlerSlot {
     String version = "-";
     final Map<String, Integer> eventTypes = new LinkedHashMap<>();
     List<FlowType> flowTypes = List.of();
+    int[] packetTypes = new int[0];
 
     HandlerSlot(String name) {
         this.name = name;

@@ -5,11 +5,13 @@ import io.penne.api.EpollRef;
 import io.penne.api.EventLoop;
 import io.penne.api.HandlerInfo;
 import io.penne.api.Instance;
+import io.penne.api.PacketBatch;
 import io.penne.api.ProtocolHandler;
 import io.penne.api.flow.Flow;
 import io.penne.api.flow.FlowTable;
 import io.penne.api.flow.FlowType;
 import io.penne.flow.FlowTables;
+import io.penne.linux.Errno;
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -42,7 +44,7 @@ import java.util.concurrent.TimeUnit;
  * {@value #FLOW_TIMER_MS} ms it is a timer scan. Flows whose type has no
  * handler are kept as they are.
  */
-final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.DeferredHandler {
+final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.DeferredHandler, Ingress.Sink {
     static final long FLOW_TIMER_MS = 1000;
     private static final long FLOW_TIMER_NANOS = TimeUnit.MILLISECONDS.toNanos(FLOW_TIMER_MS);
     private static final System.Logger LOG = System.getLogger(InstanceImpl.class.getName());
@@ -59,6 +61,10 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
     private final ProtocolHandler[] ownerByType = new ProtocolHandler[EpollRef.MAX_TYPE + 1];
     private final int[] eventCounter = new int[EpollRef.MAX_TYPE + 1];
     private final ProtocolHandler[] ownerByFlowType = new ProtocolHandler[FlowType.values().length];
+    private final ProtocolHandler[] ownerByPacketType = new ProtocolHandler[PacketBatch.TYPES];
+    private final Ingress ingress;
+    private final int cNoHandler;
+    private final int cDeviceErrors;
     private final Map<String, HandlerSlot> slots = new LinkedHashMap<>();
     private final int cParked;
     private final int cHandlerErrors;
@@ -75,6 +81,9 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
         this.cHandlerErrors = counters.register("handler.errors");
         this.cFlowFull = counters.register("drop.flow_table_full");
         counters.register("events.core.wake");
+        this.cNoHandler = counters.register("drop.no_handler");
+        this.cDeviceErrors = counters.register("device.errors");
+        this.ingress = new Ingress(counters);
         this.loop = new EventLoopImpl(name, this);
     }
 
@@ -141,6 +150,14 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
         slot.flowTypes = List.copyOf(h.flowTypes());
         for (FlowType ft : slot.flowTypes)
             ownerByFlowType[ft.ordinal()] = h;
+        slot.packetTypes = h.packetTypes().clone();
+        for (int pt : slot.packetTypes) {
+            if (pt < 0 || pt >= PacketBatch.TYPES)
+                LOG.log(Level.ERROR, "instance " + name + ": handler " + hname + " declares packet type " + pt
+                    + ", not an IP protocol number or PacketBatch.ARP; ignored");
+            else
+                ownerByPacketType[pt] = h;
+        }
         slot.handler = h;
         slot.bundle = bundle;
         slot.version = version;
@@ -178,6 +195,9 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
         for (FlowType ft : slot.flowTypes)
             if (ownerByFlowType[ft.ordinal()] == h)
                 ownerByFlowType[ft.ordinal()] = null;
+        for (int pt : slot.packetTypes)
+            if (pt >= 0 && pt < PacketBatch.TYPES && ownerByPacketType[pt] == h)
+                ownerByPacketType[pt] = null;
         slot.handler = null;
     }
 
@@ -194,6 +214,10 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
 
     @Override
     public void dispatch(int type, long ref, int events) {
+        if (type == EventTypes.TAP) {
+            deviceReadable(EpollRef.fd(ref));
+            return;
+        }
         ProtocolHandler h = ownerByType[type];
         if (h == null) {
             counters.inc(cParked);
@@ -208,6 +232,51 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
         }
         if (flows.pending() != null)
             cancelPending(h);
+    }
+
+    // ---- the guest device ----
+
+    /**
+     * Makes {@code fd} (a tap device, non-blocking) this instance's guest
+     * device: its frames are read, parsed and delivered to handlers by packet
+     * type. Loop thread only.
+     *
+     * @return 0 or a negative errno from registering it
+     */
+    int attachDevice(int fd) {
+        return loop.register(fd, EventLoop.EPOLLIN, EpollRef.of(EventTypes.TAP, fd, 0));
+    }
+
+    private void deviceReadable(int fd) {
+        int n = ingress.readAndDeliver(fd, this);
+        if (n < 0) {
+            // A tap device only fails like this when it is gone; stop polling it rather than spin.
+            counters.inc(cDeviceErrors);
+            LOG.log(Level.ERROR, "instance " + name + ": guest device failed (" + Errno.describe(-n)
+                + "); no longer reading it");
+            loop.unregister(fd);
+        }
+    }
+
+    @Override
+    public void deliver(int type, PacketBatch batch) {
+        ProtocolHandler h = ownerByPacketType[type];
+        if (h == null) {
+            counters.add(cNoHandler, batch.size());
+            return;
+        }
+        try {
+            h.packets(this, batch);
+        } catch (RuntimeException | Error e) {
+            handlerError(h, "packets", e);
+        }
+        if (flows.pending() != null)
+            cancelPending(h);
+    }
+
+    /** For tests: parse and deliver frames already placed in the ingress buffer. */
+    Ingress ingress() {
+        return ingress;
     }
 
     /**

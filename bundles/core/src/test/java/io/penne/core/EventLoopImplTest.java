@@ -315,8 +315,9 @@ class EventLoopImplTest {
         EventTypes t = new EventTypes();
         assertEquals(EventTypes.WAKE, t.lookup("core.wake"));
         assertEquals(EventTypes.TIMER, t.lookup("core.timer"));
+        assertEquals(EventTypes.TAP, t.lookup("core.tap"));
         int x = t.idFor("x");
-        assertEquals(3, x);
+        assertEquals(4, x);
         assertEquals(x, t.idFor("x"));
         assertEquals("x", t.name(x));
         assertEquals(-1, t.lookup("nope"));

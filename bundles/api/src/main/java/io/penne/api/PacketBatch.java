@@ -1,0 +1,56 @@
+package io.penne.api;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Frames from the guest, parsed and validated by the instance, handed to the
+ * handler that accepts their protocol. A view over the instance's receive
+ * buffer, valid only during the {@link ProtocolHandler#packets} call: copy
+ * what must outlive it.
+ *
+ * <p>Every packet here has passed the Layer 2 and Layer 3 checks (lengths,
+ * header lengths, IPv4 header checksum, no fragments, no loopback addresses)
+ * and the minimal Layer 4 header check of its protocol (TCP data offset
+ * within the segment, UDP length field consistent, ICMP header present).
+ * Offsets are absolute positions in {@link #buffer()}; {@link #l4Length}
+ * excludes Ethernet padding. Addresses are in {@code io.penne.api.flow.InetAddr}
+ * form (IPv4 mapped into IPv6).
+ */
+public interface PacketBatch {
+    /** Packet type of ARP frames (not an IP protocol number). */
+    int ARP = 256;
+    /** Number of packet types: IP protocol numbers 0-255, then {@link #ARP}. */
+    int TYPES = 257;
+
+    int size();
+
+    /** Direct buffer holding the frames (absolute indexing, network byte order). */
+    ByteBuffer buffer();
+
+    int frameOffset(int i);
+
+    int frameLength(int i);
+
+    /** Offset of the IP header, or of the ARP payload. */
+    int l3Offset(int i);
+
+    /** Offset of the Layer 4 header (IP packets only). */
+    int l4Offset(int i);
+
+    /** Layer 4 header and payload length, padding excluded (IP packets only). */
+    int l4Length(int i);
+
+    /** 4, 6, or 0 for ARP. */
+    int ipVersion(int i);
+
+    /** IP protocol number (after IPv6 extension headers), or {@link #ARP}. */
+    int protocol(int i);
+
+    long srcHi(int i);
+
+    long srcLo(int i);
+
+    long dstHi(int i);
+
+    long dstLo(int i);
+}
