@@ -27,6 +27,9 @@ public interface Instance {
 
     Counters counters();
 
+    /** The guest device, or null while none is attached. */
+    GuestDevice device();
+
     /** Number of an event type by name, or -1 if no handler declared it yet. */
     int eventType(String name);
 

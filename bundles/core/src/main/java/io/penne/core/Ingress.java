@@ -63,7 +63,7 @@ final class Ingress {
      * @return frames read, or a negative errno if the device failed before any frame
      *         ({@code -EAGAIN} is not a failure and returns 0)
      */
-    int readAndDeliver(int fd, Sink sink) {
+    int readAndDeliver(int fd, Sink sink, TapEgress egress) {
         int n = 0;
         int off = 0;
         long bytes = 0;
@@ -86,6 +86,9 @@ final class Ingress {
         }
         frames.count = n;
         if (n > 0) {
+            // The guest's MAC, as pasta learns it: the source of what it sends (last frame wins).
+            if (egress != null && frames.frameLen[n - 1] >= FrameParser.ETH_HLEN)
+                egress.learnGuestMac(mac48(frames.frameOff[n - 1] + 6));
             counters.add(cFrames, n);
             counters.add(cBytes, bytes);
             counters.inc(cBatches);
@@ -113,6 +116,10 @@ final class Ingress {
             sink.deliver(seenTypes[k], tb);
             tb.size = 0;
         }
+    }
+
+    private long mac48(int at) {
+        return ((buf.getShort(at) & 0xffffL) << 32) | (buf.getInt(at + 2) & 0xffff_ffffL);
     }
 
     /** For tests: the buffer frames are parsed from, and the slot table to fill. */

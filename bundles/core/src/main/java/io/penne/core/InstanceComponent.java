@@ -2,6 +2,7 @@ package io.penne.core;
 
 import io.penne.api.Counters;
 import io.penne.api.EventLoop;
+import io.penne.api.GuestDevice;
 import io.penne.api.HandlerInfo;
 import io.penne.api.Instance;
 import io.penne.api.ProtocolHandler;
@@ -94,6 +95,11 @@ public final class InstanceComponent implements Instance {
     @Override
     public Counters counters() {
         return impl.counters();
+    }
+
+    @Override
+    public GuestDevice device() {
+        return impl.device();
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.penne.core;
 import io.penne.api.Counters;
 import io.penne.api.EpollRef;
 import io.penne.api.EventLoop;
+import io.penne.api.GuestDevice;
 import io.penne.api.HandlerInfo;
 import io.penne.api.Instance;
 import io.penne.api.PacketBatch;
@@ -63,6 +64,7 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
     private final ProtocolHandler[] ownerByFlowType = new ProtocolHandler[FlowType.values().length];
     private final ProtocolHandler[] ownerByPacketType = new ProtocolHandler[PacketBatch.TYPES];
     private final Ingress ingress;
+    private TapEgress egress;
     private final int cNoHandler;
     private final int cDeviceErrors;
     private final Map<String, HandlerSlot> slots = new LinkedHashMap<>();
@@ -239,22 +241,26 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
     /**
      * Makes {@code fd} (a tap device, non-blocking) this instance's guest
      * device: its frames are read, parsed and delivered to handlers by packet
-     * type. Loop thread only.
+     * type, and handlers send through it ({@link #device()}). Loop thread only.
      *
      * @return 0 or a negative errno from registering it
      */
-    int attachDevice(int fd) {
-        return loop.register(fd, EventLoop.EPOLLIN, EpollRef.of(EventTypes.TAP, fd, 0));
+    int attachDevice(int fd, int mtu) {
+        int rc = loop.register(fd, EventLoop.EPOLLIN, EpollRef.of(EventTypes.TAP, fd, 0));
+        if (rc == 0)
+            egress = new TapEgress(fd, mtu, counters);
+        return rc;
     }
 
     private void deviceReadable(int fd) {
-        int n = ingress.readAndDeliver(fd, this);
+        int n = ingress.readAndDeliver(fd, this, egress);
         if (n < 0) {
             // A tap device only fails like this when it is gone; stop polling it rather than spin.
             counters.inc(cDeviceErrors);
             LOG.log(Level.ERROR, "instance " + name + ": guest device failed (" + Errno.describe(-n)
                 + "); no longer reading it");
             loop.unregister(fd);
+            egress = null;
         }
     }
 
@@ -294,6 +300,8 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
 
     @Override
     public void endOfCycle(long now) {
+        if (egress != null)
+            egress.flush();
         boolean timer = now - lastFlowTimer >= FLOW_TIMER_NANOS;
         if (timer)
             lastFlowTimer = now;
@@ -354,6 +362,11 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
     @Override
     public Counters counters() {
         return counters;
+    }
+
+    @Override
+    public GuestDevice device() {
+        return egress;
     }
 
     @Override

@@ -1,0 +1,43 @@
+package io.penne.api;
+
+import java.nio.ByteBuffer;
+
+/**
+ * The guest side of an instance (tap device now; stream socket and
+ * vhost-user later), as handlers see it for sending: they never learn which
+ * kind it is.
+ *
+ * <p>Sending is batched: a handler {@link #reserve reserves} room in the
+ * transmit buffer, writes a complete Ethernet frame there (headers and
+ * payload, e.g. straight from a socket read), and {@link #send queues} it.
+ * Queued frames go out when the instance finishes its loop cycle, or when a
+ * handler calls {@link #flush}, or when the buffer fills. Loop thread only.
+ * Nothing here allocates.
+ */
+public interface GuestDevice {
+
+    /** The transmit buffer (direct, big-endian; absolute indexing). */
+    ByteBuffer buffer();
+
+    /**
+     * Room for one frame of up to {@code length} bytes.
+     *
+     * @return its offset in {@link #buffer()}, or -1 if {@code length} exceeds {@link #maxFrame()}
+     */
+    int reserve(int length);
+
+    /** Queues the frame of {@code length} bytes written at {@code offset} (from {@link #reserve}). */
+    void send(int offset, int length);
+
+    /** Writes the queued frames now. Returns how many the device did not take (dropped, counted). */
+    int flush();
+
+    /** Largest frame the device carries: MTU plus the Ethernet header. */
+    int maxFrame();
+
+    /** The MAC address penne uses towards the guest, as the low 48 bits of a long. */
+    long ourMac();
+
+    /** The guest's MAC address, learned from the frames it sends (0 until the first). */
+    long guestMac();
+}
