@@ -7,8 +7,13 @@ import io.penne.api.HandlerInfo;
 import io.penne.api.Instance;
 import io.penne.api.ProtocolHandler;
 import io.penne.api.flow.FlowTable;
+import java.util.Dictionary;
+import java.util.Hashtable;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceRegistration;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.FrameworkUtil;
 import org.osgi.service.component.annotations.Activate;
@@ -29,16 +34,27 @@ import org.osgi.service.metatype.annotations.Designate;
  * applies it on its loop thread. The component is never re-activated when
  * handlers come and go, so the loop and its flows live on through handler
  * updates.
+ *
+ * <p>With a {@code netns} property the instance gets a guest network
+ * namespace and tap device ({@link GuestNamespace}) before its loop starts,
+ * and registers a {@code java.util.function.Function<ProcessBuilder, Process>}
+ * service (property {@value #SPAWNER_PROPERTY}) that starts processes inside
+ * that namespace; the launcher runs the user's command through it.
  */
 @Component(configurationPid = "io.penne.instance", configurationPolicy = ConfigurationPolicy.REQUIRE,
     service = Instance.class, immediate = true)
 @Designate(ocd = InstanceConfig.class, factory = true)
 public final class InstanceComponent implements Instance {
     private static final String NAME_PATTERN = "[A-Za-z0-9_.-]{1,64}";
+    /** Service property of the process spawner of an instance's namespace (value: the instance name). */
+    static final String SPAWNER_PROPERTY = "penne.namespace.spawner";
+
     private final InstanceImpl impl;
+    private final GuestNamespace namespace;
+    private final ServiceRegistration<?> spawner;
 
     @Activate
-    public InstanceComponent(InstanceConfig config, Map<String, Object> properties) {
+    public InstanceComponent(InstanceConfig config, Map<String, Object> properties, BundleContext context) {
         String name = config.name();
         if (name == null || !name.matches(NAME_PATTERN))
             throw new IllegalArgumentException("io.penne.instance: bad value for 'name': '" + name
@@ -47,13 +63,46 @@ public final class InstanceComponent implements Instance {
         if (capacity < 1 || capacity > (1 << 24) - 2)
             throw new IllegalArgumentException("io.penne.instance: bad value for 'flow.capacity': " + capacity
                 + " (expected 1 to 16777214)");
-        impl = new InstanceImpl(name, capacity, properties);
+        NamespaceConfig ns = NamespaceConfig.from(properties);
+        namespace = ns == null ? null : GuestNamespace.open(name, ns);
+        Map<String, Object> all = new java.util.LinkedHashMap<>(properties);
+        if (namespace != null)
+            all.putAll(namespace.discovered());
+        impl = new InstanceImpl(name, capacity, all);
         impl.start();
+        if (namespace == null) {
+            spawner = null;
+            return;
+        }
+        try {
+            int rc = impl.loop().submit(() -> impl.attachDevice(namespace.tapFd(), namespace.mtu())).get();
+            if (rc < 0)
+                throw new IllegalStateException("cannot poll the tap device: " + io.penne.linux.Errno.describe(-rc));
+        } catch (Exception e) {
+            impl.stop();
+            namespace.close();
+            throw new IllegalStateException("instance " + name + ": " + e.getMessage(), e);
+        }
+        // The launcher, outside the framework, starts the command through this: a JDK type both sides see.
+        Function<ProcessBuilder, Process> spawn = pb -> {
+            try {
+                return namespace.spawn(pb);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+        Dictionary<String, Object> props = new Hashtable<>();
+        props.put(SPAWNER_PROPERTY, name);
+        spawner = context.registerService(Function.class.getName(), spawn, props);
     }
 
     @Deactivate
     void deactivate() {
+        if (spawner != null)
+            spawner.unregister();
         impl.stop();
+        if (namespace != null)
+            namespace.close();
     }
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,

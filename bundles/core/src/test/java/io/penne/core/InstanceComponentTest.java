@@ -30,13 +30,13 @@ class InstanceComponentTest {
 
     private static void badName(String name) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-            () -> new InstanceComponent(config(name, 16), Map.of()));
+            () -> new InstanceComponent(config(name, 16), Map.of(), null));
         assertTrue(e.getMessage().contains("'name'"), e.getMessage());
     }
 
     private static void badCapacity(int capacity) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-            () -> new InstanceComponent(config("ok", capacity), Map.of()));
+            () -> new InstanceComponent(config("ok", capacity), Map.of(), null));
         assertTrue(e.getMessage().contains("flow.capacity"), e.getMessage());
         assertTrue(e.getMessage().contains(String.valueOf(capacity)), e.getMessage());
     }
@@ -60,7 +60,7 @@ class InstanceComponentTest {
 
     @Test
     void goodConfigurationStartsAndStopsAnInstance() {
-        InstanceComponent c = new InstanceComponent(config("good.name-1_x", 1), Map.of("name", "good.name-1_x"));
+        InstanceComponent c = new InstanceComponent(config("good.name-1_x", 1), Map.of("name", "good.name-1_x"), null);
         try {
             assertEquals("good.name-1_x", c.name());
             assertEquals("good.name-1_x", c.properties().get("name"));

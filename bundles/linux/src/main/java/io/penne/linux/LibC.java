@@ -37,10 +37,12 @@ import com.sun.jna.Platform;
  * call that returned -1, before any other JNA call on the same thread.</li>
  * </ul>
  *
- * <p>{@code fcntl} is variadic in C; it is declared here with one fixed
- * {@code long} argument, which is call-compatible on the SysV x86_64 and
- * Linux AArch64 ABIs (variadic integer arguments travel in the same registers
- * as fixed ones). The other calls are not variadic.
+ * <p>{@code fcntl}, {@code open} and {@code ioctl} are variadic in C; they
+ * are declared here with their one optional argument fixed ({@code long} for
+ * fcntl's and ioctl's, {@code int} for open's mode), which is
+ * call-compatible on the SysV x86_64 and Linux AArch64 ABIs (variadic integer
+ * arguments travel in the same registers as fixed ones). The other calls are
+ * not variadic.
  *
  * <p>Callers outside this package should prefer {@link Sys}, which turns the
  * -1/errno convention into a single {@code -errno} result. All functions are
@@ -106,6 +108,12 @@ public final class LibC {
 
     public static native int dup3(int oldfd, int newfd, int flags);
 
+    /** {@code path} is the address of a NUL-terminated path; {@code mode} only matters with O_CREAT/O_TMPFILE. */
+    public static native int open(long path, int flags, int mode);
+
+    /** {@code request} is an unsigned long in C; {@code argp} an address or a plain integer, per request. */
+    public static native int ioctl(int fd, long request, long argp);
+
     // -- sockets --
 
     public static native int socket(int domain, int type, int protocol);
@@ -140,6 +148,12 @@ public final class LibC {
 
     public static native long recvmsg(int fd, long msghdr, int flags);
 
+    // -- namespaces (they act on the calling thread only, see NetnsThread) --
+
+    public static native int unshare(int flags);
+
+    public static native int setns(int fd, int nstype);
+
     // -- process identity --
 
     public static native int getpid();
@@ -147,4 +161,7 @@ public final class LibC {
     public static native int getuid();
 
     public static native int getgid();
+
+    /** glibc 2.30 and later. */
+    public static native int gettid();
 }

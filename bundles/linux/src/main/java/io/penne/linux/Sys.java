@@ -1,6 +1,7 @@
 package io.penne.linux;
 
 import com.sun.jna.Native;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Typed facade over {@link LibC}: every method returns the call's result, or
@@ -33,13 +34,19 @@ import com.sun.jna.Native;
  * {@link #shutdown}, {@link #close}, {@link #pipe2}, {@link #fcntl}.</li>
  * <li>Setup only: {@link #check} (throws), {@link #dup}, {@link #dup2},
  * {@link #dup3}, {@link #epollCreate}, {@link #eventfd}, {@link #timerfdCreate},
- * {@link #getpid}, {@link #getuid}, {@link #getgid}.</li>
+ * {@link #open}, {@link #ioctl}, {@link #unshare}, {@link #setns},
+ * {@link #getpid}, {@link #getuid}, {@link #getgid}, {@link #gettid}.</li>
  * </ul>
  *
  * <p>Thread-safe to the extent the kernel calls are; the NativeBuffer rules
  * above are the only shared-state concern.
  */
 public final class Sys {
+    // -- open flags --
+    public static final int O_RDONLY = 0;
+    public static final int O_WRONLY = 1;
+    public static final int O_RDWR = 2;
+
     // -- file descriptor flags --
     public static final int O_NONBLOCK = 0x800;
     public static final int O_CLOEXEC = 0x80000;
@@ -70,6 +77,36 @@ public final class Sys {
     public static final int EPOLL_CTL_ADD = 1;
     public static final int EPOLL_CTL_DEL = 2;
     public static final int EPOLL_CTL_MOD = 3;
+
+    // -- namespaces: unshare() flags and setns() nstype --
+    public static final int CLONE_NEWNS = 0x0002_0000;
+    public static final int CLONE_NEWCGROUP = 0x0200_0000;
+    public static final int CLONE_NEWUTS = 0x0400_0000;
+    public static final int CLONE_NEWIPC = 0x0800_0000;
+    public static final int CLONE_NEWUSER = 0x1000_0000;
+    public static final int CLONE_NEWPID = 0x2000_0000;
+    public static final int CLONE_NEWNET = 0x4000_0000;
+
+    // -- tun/tap and interface ioctls (see Tap) --
+    /** {@code _IOW('T', 202, int)}: attach a /dev/net/tun fd to a (new) interface. */
+    public static final long TUNSETIFF = 0x4004_54caL;
+    /** Interface index by name (on any socket). */
+    public static final long SIOCGIFINDEX = 0x8933L;
+    /** Hardware address by name (on any socket). */
+    public static final long SIOCGIFHWADDR = 0x8927L;
+    /** TUNSETIFF {@code ifr_flags}: layer-2 device. */
+    public static final int IFF_TUN = 0x0001;
+    public static final int IFF_TAP = 0x0002;
+    /** TUNSETIFF {@code ifr_flags}: no 4-byte packet-information header before each frame. */
+    public static final int IFF_NO_PI = 0x1000;
+    /** TUNSETIFF {@code ifr_flags}: a virtio_net_hdr before each frame (not used by penne yet). */
+    public static final int IFF_VNET_HDR = 0x4000;
+    /** Interface names are at most IFNAMSIZ - 1 bytes plus a NUL. */
+    public static final int IFNAMSIZ = 16;
+    /** Size of {@code struct ifreq}: the name, then a 24-byte union. */
+    public static final int IFREQ_SIZE = 40;
+    /** Offset of the union in {@code struct ifreq} (ifr_flags, ifr_ifindex, ifr_hwaddr). */
+    public static final int IFREQ_UNION_OFFSET = IFNAMSIZ;
 
     /** Size of {@code struct itimerspec} on LP64 (two timespecs of two longs). */
     public static final int ITIMERSPEC_SIZE = 32;
@@ -186,6 +223,62 @@ public final class Sys {
 
     public static int dup3(int oldfd, int newfd, int flags) {
         return rc(LibC.dup3(oldfd, newfd, flags));
+    }
+
+    /** {@code path} is the address of a NUL-terminated path. Setup path. */
+    public static int open(long path, int flags, int mode) {
+        return rc(LibC.open(path, flags, mode));
+    }
+
+    /**
+     * Opens {@code path}, copied as UTF-8 with a NUL into {@code scratch} at
+     * offset 0 (it needs the encoded length + 1 bytes). Setup path: encoding the
+     * String allocates. Returns the fd or {@code -errno}.
+     */
+    public static int open(String path, int flags, int mode, NativeBuffer scratch) {
+        int len = putCString(scratch, 0, path);
+        int r = rc(LibC.open(scratch.address(0, len + 1), flags, mode));
+        scratch.keepAlive();
+        return r;
+    }
+
+    /**
+     * Writes {@code s} as UTF-8 followed by a NUL at {@code offset}; returns the
+     * length without the NUL. Rejects strings containing NUL, which C would
+     * silently truncate. Setup path: allocates the encoded bytes.
+     */
+    public static int putCString(NativeBuffer b, int offset, String s) {
+        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+        for (byte x : bytes)
+            if (x == 0)
+                throw new IllegalArgumentException("NUL in C string");
+        b.address(offset, bytes.length + 1); // bounds check
+        b.put(offset, bytes, 0, bytes.length).putByte(offset + bytes.length, 0);
+        return bytes.length;
+    }
+
+    /** Raw form: {@code argp} is an address or an integer, as {@code request} wants. */
+    public static int ioctl(int fd, long request, long argp) {
+        return rc(LibC.ioctl(fd, request, argp));
+    }
+
+    /** {@code ioctl} whose argument is {@code arg[offset, offset + len)} (e.g. an ifreq), read and/or written by the kernel. */
+    public static int ioctl(int fd, long request, NativeBuffer arg, int offset, int len) {
+        int r = rc(LibC.ioctl(fd, request, arg.address(offset, len)));
+        arg.keepAlive();
+        return r;
+    }
+
+    // -- namespaces: these move the calling thread only (or fail) --
+
+    /** {@code unshare(flags)}: 0 or {@code -errno} (CLONE_NEWUSER gives -EINVAL in a multi-threaded process such as a JVM). */
+    public static int unshare(int flags) {
+        return rc(LibC.unshare(flags));
+    }
+
+    /** {@code setns(fd, nstype)}: 0 or {@code -errno} (-EPERM without CAP_SYS_ADMIN over the namespace's owner). */
+    public static int setns(int fd, int nstype) {
+        return rc(LibC.setns(fd, nstype));
     }
 
     // -- epoll --
@@ -383,5 +476,10 @@ public final class Sys {
 
     public static int getgid() {
         return LibC.getgid();
+    }
+
+    /** The calling thread's kernel thread id (what /proc/self/task lists). */
+    public static int gettid() {
+        return LibC.gettid();
     }
 }

@@ -1,0 +1,252 @@
+package io.penne.core;
+
+import io.penne.linux.Netlink;
+import io.penne.linux.NetlinkAddress;
+import io.penne.linux.NetlinkLink;
+import io.penne.linux.NetlinkRoute;
+import io.penne.linux.NetnsThread;
+import io.penne.linux.Tap;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The guest's network namespace, its tap device and their configuration, as
+ * pasta sets them up (pasta.c {@code pasta_ns_conf}, netlink.c).
+ *
+ * <p><b>Theory of operation.</b> A {@link NetnsThread} is started in a new
+ * namespace (or joins an existing one, {@code --netns}); everything that must
+ * exist inside is created by that thread: the tap device, a netlink socket.
+ * The instance's loop then uses the tap descriptor from the host namespace.
+ * Configuration, always: {@code lo} up, the tap's MAC set or read. With
+ * {@code ns.configure} (pasta's {@code --config-net}, the default when penne
+ * creates the namespace): MTU, link up, and for each enabled IP version the
+ * host's "upstream" interface (that of its default route) is the template:
+ * its global addresses and its routes through a gateway are copied to the
+ * tap, so the guest sees the same addresses and gateway as the host (no
+ * NAT). Explicit {@code address4}/{@code gateway4}/... replace what is copied.
+ * An IP version whose template is missing (no default route) is left out
+ * with a warning, as pasta does. IPv6 duplicate address detection is dodged
+ * with IFF_NOARP while addresses go on and NODAD on the addresses.
+ *
+ * <p>The namespace thread also spawns the command that runs inside
+ * ({@link #spawn}). Closing stops that thread; the tap descriptor belongs to
+ * the instance's loop, which closes it when the instance stops.
+ */
+final class GuestNamespace implements AutoCloseable {
+    static final int AF_INET = 2;
+    static final int AF_INET6 = 10;
+    private static final int IFF_UP = 0x1;
+    private static final int IFF_NOARP = 0x80;
+    private static final System.Logger LOG = System.getLogger(GuestNamespace.class.getName());
+
+    private final NetnsThread thread;
+    private final Tap tap;
+    private final int mtu;
+    private final Map<String, Object> discovered;
+
+    private GuestNamespace(NetnsThread thread, Tap tap, int mtu, Map<String, Object> discovered) {
+        this.thread = thread;
+        this.tap = tap;
+        this.mtu = mtu;
+        this.discovered = discovered;
+    }
+
+    /** Creates or joins the namespace, opens and configures the tap. Setup path; throws on failure. */
+    static GuestNamespace open(String instance, NamespaceConfig c) {
+        Template t4 = null, t6 = null;
+        String upstream = null;
+        try (Netlink host = Netlink.open()) {
+            if (c.ipv4())
+                t4 = Template.of(host, AF_INET, c.address4(), c.prefix4(), c.gateway4());
+            if (c.ipv6())
+                t6 = Template.of(host, AF_INET6, c.address6(), c.prefix6(), c.gateway6());
+            upstream = upstreamName(host, t4, t6);
+        }
+        String ifname = c.ifname() != null ? c.ifname() : upstream != null ? upstream : "tap0";
+        NetnsThread thread = c.isNew() ? NetnsThread.createNew("penne-ns-" + instance)
+            : NetnsThread.join("penne-ns-" + instance, c.netns());
+        try {
+            Tap tap = thread.call(() -> Tap.open(ifname));
+            Map<String, Object> found = new LinkedHashMap<>();
+            Template f4 = t4, f6 = t6;
+            try {
+                thread.call(() -> {
+                    configure(c, tap, f4, f6, found);
+                    return null;
+                });
+            } catch (RuntimeException e) {
+                tap.close();
+                throw e;
+            }
+            found.put("ns.ifname", tap.name());
+            return new GuestNamespace(thread, tap, c.mtu() == 0 ? NamespaceConfig.DEFAULT_MTU : c.mtu(), found);
+        } catch (RuntimeException e) {
+            thread.close();
+            throw e;
+        }
+    }
+
+    private static void configure(NamespaceConfig c, Tap tap, Template t4, Template t6, Map<String, Object> found) {
+        try (Netlink ns = Netlink.open()) {
+            int lo = ns.linkIndex("lo");
+            check(lo < 0 ? lo : ns.linkUp(lo), ns, "bring up lo");
+            int ifi = tap.ifindex();
+            if (c.mac() != null)
+                check(ns.linkSetMac(ifi, c.mac()), ns, "set the MAC address of " + tap.name());
+            if (!c.configure())
+                return;
+            if (c.mtu() != 0)
+                check(ns.linkSetMtu(ifi, c.mtu()), ns, "set the MTU of " + tap.name());
+            int flags = IFF_UP | (t6 != null ? IFF_NOARP : 0);
+            check(ns.linkSetFlags(ifi, flags, flags), ns, "bring up " + tap.name());
+            if (t4 != null)
+                t4.apply(ns, ifi, "4", found);
+            if (t6 != null) {
+                t6.apply(ns, ifi, "6", found);
+                check(ns.linkSetFlags(ifi, 0, IFF_NOARP), ns, "re-enable neighbour discovery on " + tap.name());
+            }
+        }
+    }
+
+    private static void check(int rc, Netlink nl, String what) {
+        if (rc < 0) {
+            String detail = nl.lastErrorMessage();
+            throw new IllegalStateException("cannot " + what + ": " + io.penne.linux.Errno.describe(-rc)
+                + (detail == null || detail.isEmpty() ? "" : " (" + detail + ")"));
+        }
+    }
+
+    private static String upstreamName(Netlink host, Template t4, Template t6) {
+        int ifi = t4 != null && t4.hostIfindex > 0 ? t4.hostIfindex : t6 != null ? t6.hostIfindex : -1;
+        if (ifi <= 0)
+            return null;
+        List<NetlinkLink> links = host.links();
+        if (links != null)
+            for (NetlinkLink l : links)
+                if (l.index() == ifi)
+                    return l.name();
+        return null;
+    }
+
+    /** What one IP version copies from the host, or is told explicitly. */
+    private static final class Template {
+        final int family;
+        final int hostIfindex;
+        final List<byte[]> addresses = new ArrayList<>();
+        final List<Integer> prefixes = new ArrayList<>();
+        final List<NetlinkRoute> routes = new ArrayList<>();
+        byte[] gateway;
+
+        private Template(int family, int hostIfindex) {
+            this.family = family;
+            this.hostIfindex = hostIfindex;
+        }
+
+        /** Null (with a warning) when the host has nothing to copy and nothing was given. */
+        static Template of(Netlink host, int family, byte[] address, int prefix, byte[] gateway) {
+            int ifi = host.defaultRouteIfindex(family);
+            String v = family == AF_INET ? "IPv4" : "IPv6";
+            if (ifi < 0 && (address == null || gateway == null)) {
+                LOG.log(Level.WARNING, "no " + v + " default route on the host: " + v + " disabled in the namespace");
+                return null;
+            }
+            Template t = new Template(family, ifi);
+            if (address != null) {
+                t.addresses.add(address);
+                t.prefixes.add(prefix > 0 ? prefix : family == AF_INET ? hostPrefix(host, ifi, family, 24) : 64);
+            } else {
+                for (NetlinkAddress a : host.addresses(family))
+                    if (a.ifindex() == ifi && a.scope() == Netlink.RT_SCOPE_UNIVERSE && !a.isDeprecated()) {
+                        t.addresses.add(a.address());
+                        t.prefixes.add(prefix > 0 ? prefix : a.prefixLength());
+                    }
+            }
+            if (gateway != null) {
+                t.gateway = gateway;
+            } else {
+                for (NetlinkRoute r : host.routes(family))
+                    if (r.oif() == ifi && r.gateway() != null) {
+                        t.routes.add(r);
+                        if (r.destinationLength() == 0 && t.gateway == null)
+                            t.gateway = r.gateway();
+                    }
+            }
+            return t;
+        }
+
+        private static int hostPrefix(Netlink host, int ifi, int family, int dflt) {
+            for (NetlinkAddress a : host.addresses(family))
+                if (a.ifindex() == ifi && a.scope() == Netlink.RT_SCOPE_UNIVERSE)
+                    return a.prefixLength();
+            return dflt;
+        }
+
+        void apply(Netlink ns, int ifi, String v, Map<String, Object> found) {
+            for (int i = 0; i < addresses.size(); i++) {
+                int rc = ns.addrAdd(ifi, addresses.get(i), prefixes.get(i));
+                if (rc != -io.penne.linux.Errno.EEXIST)
+                    check(rc, ns, "add address " + text(addresses.get(i)) + "/" + prefixes.get(i));
+                found.putIfAbsent("guest.address" + v, text(addresses.get(i)));
+            }
+            if (routes.isEmpty() && gateway != null) {
+                check(ns.routeAddDefault(ifi, gateway), ns, "add the default route via " + text(gateway));
+            } else {
+                // Default route first: other gateway routes may need it to be reachable.
+                routes.sort((a, b) -> Integer.compare(a.destinationLength(), b.destinationLength()));
+                for (NetlinkRoute r : routes) {
+                    int rc = r.destinationLength() == 0 ? ns.routeAddDefault(ifi, r.gateway())
+                        : ns.routeAdd(ifi, r.destination(), r.destinationLength(), r.gateway(), r.priority());
+                    if (rc != -io.penne.linux.Errno.EEXIST)
+                        check(rc, ns, "copy a route via " + text(r.gateway()));
+                }
+            }
+            if (gateway != null)
+                found.put("guest.gateway" + v, text(gateway));
+        }
+    }
+
+    static String text(byte[] a) {
+        try {
+            return InetAddress.getByAddress(a).getHostAddress();
+        } catch (IOException e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+
+    int tapFd() {
+        return tap.fd();
+    }
+
+    int mtu() {
+        return mtu;
+    }
+
+    String ifname() {
+        return tap.name();
+    }
+
+    /** Addresses and names found while configuring: guest.address4, guest.gateway6, ns.ifname ... */
+    Map<String, Object> discovered() {
+        return discovered;
+    }
+
+    /** Starts {@code pb}'s process inside the namespace. */
+    Process spawn(ProcessBuilder pb) throws IOException {
+        return thread.spawn(pb);
+    }
+
+    /** Runs {@code task} on the namespace thread (e.g. to open a socket there). */
+    <T> T call(java.util.concurrent.Callable<T> task) {
+        return thread.call(task);
+    }
+
+    @Override
+    public void close() {
+        thread.close();
+    }
+}

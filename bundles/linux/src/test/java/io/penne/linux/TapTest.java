@@ -1,0 +1,171 @@
+package io.penne.linux;
+
+import static io.penne.linux.NetnsThreadTest.run;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Tap devices in fresh namespaces (root only; skipped otherwise). */
+class TapTest {
+    private static final int ETH_P_IP = 0x0800;
+    private static final int ETH_P_ARP = 0x0806;
+    private static final int NS_ADDR = Sockets.ipv4(10, 99, 0, 1);
+    private static final int PEER_ADDR = Sockets.ipv4(10, 99, 0, 2);
+    private static final byte[] PEER_MAC = {0x02, 0, 0, 0, 0, 0x02};
+
+    private final NativeBuffer frame = NativeBuffer.allocate(65536 + Tap.ETH_HLEN);
+
+    @BeforeEach
+    void needRoot() {
+        Assumptions.assumeTrue(Sys.getuid() == 0, "needs root (or root in a user namespace)");
+        Assumptions.assumeTrue(Files.exists(Path.of(Tap.TUN_PATH)), "no " + Tap.TUN_PATH);
+    }
+
+    @Test
+    void openInFreshNamespace() {
+        try (NetnsThread ns = NetnsThread.createNew("tap");
+                Tap tap = ns.call(() -> Tap.open("tap0"))) {
+            assertEquals("tap0", tap.name());
+            assertTrue(tap.ifindex() > 0, tap.toString());
+            assertTrue(tap.fd() >= 0);
+            byte[] mac = tap.mac();
+            assertEquals(6, mac.length);
+            assertNotEquals(0L, tap.macBits());
+            assertEquals(0, mac[0] & 1, "unicast " + tap);
+            assertEquals(2, mac[0] & 2, "locally administered " + tap);
+            mac[0] ^= 1;
+            assertNotEquals(mac[0], tap.mac()[0], "mac() is a copy");
+
+            // Down link: reads are EAGAIN values, writes are refused with EIO.
+            assertEquals(-Errno.EAGAIN, tap.read(frame, 0, frame.size()));
+            assertEquals(-Errno.EIO, tap.write(frame, 0, 60));
+
+            // The name is taken in this namespace (by an attached tap).
+            SysException busy = assertThrows(SysException.class, () -> ns.call(() -> Tap.open("tap0")));
+            assertTrue(busy.call().startsWith("ioctl(TUNSETIFF"), busy.toString());
+        }
+    }
+
+    @Test
+    void kernelChosenNames() {
+        try (NetnsThread ns = NetnsThread.createNew("names");
+                Tap a = ns.call(() -> Tap.open("pn%d"));
+                Tap b = ns.call(() -> Tap.open("pn%d"));
+                Tap c = ns.call(() -> Tap.open(""))) {
+            assertEquals("pn0", a.name());
+            assertEquals("pn1", b.name());
+            assertTrue(c.name().startsWith("tap"), c.name());
+            assertNotEquals(a.ifindex(), b.ifindex());
+        }
+        assertThrows(IllegalArgumentException.class, () -> Tap.open("sixteen-chars-xx"));
+    }
+
+    /**
+     * The namespace sends: an ARP request comes out of the tap. penne answers:
+     * the written ARP reply resolves the neighbour, and the datagram that was
+     * waiting for it follows.
+     */
+    @Test
+    void framesBothWays() throws Exception {
+        try (NetnsThread ns = NetnsThread.createNew("frames");
+                Tap tap = ns.call(() -> Tap.open("tap0"));
+                Epoll ep = Epoll.create(4)) {
+            assertEquals(0, run(ns, "ip", "link", "set", "tap0", "up").exit());
+            NetnsThreadTest.Result addr = run(ns, "ip", "addr", "add", "10.99.0.1/24", "dev", "tap0");
+            assertEquals(0, addr.exit(), addr.out());
+            assertEquals(0, ep.add(tap.fd(), Epoll.EPOLLIN, 7));
+
+            // A datagram to an unresolved neighbour: the kernel queues it and ARPs.
+            NativeBuffer nsScratch = NativeBuffer.allocate(256);
+            int udp = ns.call(() -> {
+                int fd = Sys.check(Sockets.udp(Sockets.AF_INET), "socket");
+                int len = Sockets.sockaddrIn(nsScratch, 0, PEER_ADDR, 9);
+                nsScratch.putLong(64, 0x70656e6e65L);
+                Sys.check(Sys.sendto(fd, nsScratch.address(64, 8), 8, 0, nsScratch.address(0, len), len), "sendto");
+                return fd;
+            });
+            try {
+                int n = readFrame(tap, ep, ETH_P_ARP);
+                assertTrue(n >= 42, "ARP frame of " + n);
+                for (int i = 0; i < 6; i++)
+                    assertEquals((byte) 0xff, frame.getByte(i), "broadcast");
+                assertArrayEquals(tap.mac(), bytes(6, 6));
+                assertEquals(1, frame.getShortBE(20), "ARP request");
+                assertEquals(NS_ADDR, frame.getIntBE(28), "sender IP");
+                assertEquals(PEER_ADDR, frame.getIntBE(38), "target IP");
+
+                // The reply, from PEER_MAC.
+                frame.zero(0, 60);
+                frame.put(0, tap.mac(), 0, 6).put(6, PEER_MAC, 0, 6).putShortBE(12, ETH_P_ARP)
+                        .putShortBE(14, 1).putShortBE(16, ETH_P_IP).putByte(18, 6).putByte(19, 4)
+                        .putShortBE(20, 2)
+                        .put(22, PEER_MAC, 0, 6).putIntBE(28, PEER_ADDR)
+                        .put(32, tap.mac(), 0, 6).putIntBE(38, NS_ADDR);
+                assertEquals(42, tap.write(frame, 0, 42));
+                assertEquals(-Errno.EINVAL, tap.write(frame, 0, Tap.ETH_HLEN - 1));
+
+                n = readFrame(tap, ep, ETH_P_IP);
+                assertArrayEquals(PEER_MAC, bytes(0, 6), "sent to the resolved MAC");
+                assertEquals(Sockets.IPPROTO_UDP, frame.getByte(Tap.ETH_HLEN + 9));
+                assertEquals(PEER_ADDR, frame.getIntBE(Tap.ETH_HLEN + 16));
+                assertEquals(9, frame.getShortBE(Tap.ETH_HLEN + 20 + 2), "UDP destination port");
+                assertEquals(Tap.ETH_HLEN + 20 + 8 + 8, n);
+            } finally {
+                Sys.close(udp);
+            }
+        }
+    }
+
+    @Test
+    void closingLeavesNoDescriptors() throws Exception {
+        cycle(); // warm up: classes, JNA, thread-locals
+        long before = openFds();
+        cycle();
+        assertEquals(before, openFds());
+    }
+
+    private static void cycle() {
+        try (NetnsThread ns = NetnsThread.createNew("fds");
+                Tap tap = ns.call(() -> Tap.open("tap0"))) {
+            assertTrue(tap.fd() >= 0 && ns.nsFd() >= 0);
+        }
+    }
+
+    private static long openFds() throws IOException {
+        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+            return s.count();
+        }
+    }
+
+    /** Reads frames until one of {@code ethertype} arrives (skipping e.g. IPv6 autoconfiguration); its length. */
+    private int readFrame(Tap tap, Epoll ep, int ethertype) {
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            int n = tap.read(frame, 0, frame.size());
+            if (n == -Errno.EAGAIN) {
+                ep.waitEvents(100);
+                continue;
+            }
+            assertTrue(n >= Tap.ETH_HLEN, Errno.name(n));
+            if (frame.getShortBE(12) == ethertype)
+                return n;
+        }
+        throw new AssertionError(String.format("no frame of type %04x within 2 s", ethertype));
+    }
+
+    private byte[] bytes(int offset, int len) {
+        byte[] b = new byte[len];
+        frame.get(offset, b, 0, len);
+        return b;
+    }
+}
