@@ -63,15 +63,17 @@ class LauncherIT {
     @CsvSource(delimiter = '|', value = {
         "--bogus           | unrecognized option '--bogus'",
         "-x                | invalid option -- 'x'",
-        "--netns=/proc/1/ns/net | option '--netns' is not supported yet",
-        "-t 80             | option '-t' (--tcp-ports) is not supported yet",
-        "--config-net      | option '--config-net' is not supported yet",
+        "--dns-forward=169.254.1.1 | option '--dns-forward' is not supported yet",
+        "-t 80             | option '-t': port forwarding is not supported yet (only 'none')",
+        "--no-map-gw       | option '--no-map-gw' is not supported yet",
+        "--netns x -- true | both --netns and a command given",
+        "-m 70000          | invalid -m value '70000': 0 to 65520",
+        "-n 255.0.255.0    | invalid -n value '255.0.255.0': a prefix length or netmask",
         "-c                | option requires an argument -- 'c'",
         "--conf-path       | option '--conf-path' requires an argument",
         "--version=3       | option '--version' doesn't allow an argument",
         "--log-size abc    | invalid --log-size value 'abc'",
         "--no              | option '--no' is ambiguous",
-        "-f sleep          | running a command or joining a PID's namespace ('sleep') is not supported yet",
     })
     void badOptionIsOneLineNamingItAndStatus2(String args, String message) throws Exception {
         Result r = Dist.run(30, Dist.penne(args.trim().split(" ")));
@@ -82,16 +84,16 @@ class LauncherIT {
     }
 
     @Test
-    void foregroundInstanceAnswersThroughControlSocketAndStopsCleanlyOnSigterm() throws Exception {
+    void instanceAnswersThroughControlSocketAndStopsCleanlyOnSigterm() throws Exception {
         Path sock = tmp.resolve("ctl.sock");
-        Process p = startForeground(sock);
+        Process p = startWithCommand(sock);
         Dist.awaitFile(sock, 30_000);
         assertEquals(Set.of("rw-------"), Set.of(PosixFilePermissions.toString(Files.getPosixFilePermissions(sock))));
 
         Result handlers = Dist.run(30, Dist.ctl(sock.toString(), "penne:handlers"));
         assertEquals(0, handlers.status(), handlers.toString());
-        assertTrue(handlers.out().startsWith("NAME  STATE  BUNDLE  VERSION  FLOWS  FLOW TYPES  EVENT TYPES\n"),
-            handlers.toString());
+        assertTrue(handlers.out().matches("(?s)NAME +STATE +BUNDLE +VERSION +FLOWS +FLOW TYPES +EVENT TYPES\n"
+            + "addrconf +bound +io\\.penne\\.addrconf +\\S+ +0 +- +-\n.*"), handlers.toString());
 
         Result flows = Dist.run(30, Dist.ctl(sock.toString(), "penne:flows"));
         assertEquals(0, flows.status(), flows.toString());
@@ -101,13 +103,13 @@ class LauncherIT {
         assertEquals("0\n", count.out(), count.toString());
 
         Result inst = Dist.run(30, Dist.ctl(sock.toString(), "penne:instances"));
-        assertTrue(inst.out().matches("(?s)NAME +FLOWS +CAPACITY +HANDLERS +UPTIME\\ndefault +0 +131071 +0 +\\d.*"),
+        assertTrue(inst.out().matches("(?s)NAME +FLOWS +CAPACITY +HANDLERS +UPTIME\\ndefault +0 +131071 +\\d+ +\\d.*"),
             inst.toString());
 
         Result bundles = Dist.run(30, Dist.ctl(sock.toString(), "lb"));
         assertEquals(0, bundles.status(), bundles.toString());
         for (String b : new String[] {"penne :: api", "penne :: core", "penne :: flow", "penne :: linux",
-            "penne :: shell"})
+            "penne :: shell", "penne :: addrconf"})
             assertTrue(bundles.out().matches("(?s).*\\|Active *\\|.*" + b.replace("::", "::") + ".*"), bundles.toString());
         assertFalse(bundles.out().contains("Installed") || bundles.out().contains("Resolved "), bundles.toString());
 
@@ -122,45 +124,96 @@ class LauncherIT {
         p.destroy(); // SIGTERM
         assertTrue(p.waitFor(15, TimeUnit.SECONDS), "penne did not exit on SIGTERM");
         assertFalse(Files.exists(sock), "control socket left behind");
+        assertTrue(Dist.pennePids(sock.toString()).isEmpty(), "no penne process left");
+        assertTrue(sleepers(sock).isEmpty(), "the command was stopped with penne");
+    }
+
+    /** Commands started by {@link #startWithCommand} (a sleep tagged with the socket path). */
+    private static List<Long> sleepers(Path sock) {
+        List<Long> pids = new ArrayList<>();
+        ProcessHandle.allProcesses().forEach(ph -> {
+            String line = ph.info().commandLine().orElse("");
+            if (line.startsWith("sleep 600") || line.contains("sh -c sleep 600 #" + sock))
+                pids.add(ph.pid());
+        });
+        return pids;
     }
 
     @Test
-    void backgroundStartReturnsWhenReadyAndWritesPidFile() throws Exception {
-        Path sock = tmp.resolve("bg.sock");
-        Path pid = tmp.resolve("penne.pid");
-        markers.add(sock.toString());
-        Result r = Dist.run(60, Dist.penne("-c", sock.toString(), "-P", pid.toString()));
+    void commandRunsInANamespaceWithTheHostsAddressesAndItsExitStatusIsPenne() throws Exception {
+        Result r = Dist.run(60, Dist.penne("--", "sh", "-c", "ip -o addr show scope global; ip route; exit 7"));
+        assertEquals(7, r.status(), r.toString());
+        String host = new String(new ProcessBuilder("ip", "route", "show", "default").start().getInputStream()
+            .readAllBytes()).trim();
+        if (!host.isEmpty())
+            assertTrue(r.out().contains("default via " + host.split("\\s+")[2]), "gateway copied: " + r);
+        Result missing = Dist.run(60, Dist.penne("--", "/nonexistent/command"));
+        assertEquals(127, missing.status(), missing.toString());
+        assertTrue(missing.err().contains("cannot run '/nonexistent/command'"), missing.toString());
+    }
+
+    @Test
+    void namespaceOptionsArePastas() throws Exception {
+        Result r = Dist.run(60, Dist.penne("-I", "eth7", "-m", "1500", "-a", "10.9.8.7", "-n", "255.255.255.0",
+            "-g", "10.9.8.1", "--ns-mac-addr", "9a:55:9a:55:9a:56", "-4", "--",
+            "sh", "-c", "ip -o link show eth7; ip -o addr show dev eth7; ip route"));
         assertEquals(0, r.status(), r.toString());
-        // Returned means ready: no waiting here.
-        assertTrue(Files.exists(sock), "control socket must exist when penne returns");
-        long p = Long.parseLong(Files.readString(pid).trim());
-        assertTrue(ProcessHandle.of(p).map(ProcessHandle::isAlive).orElse(false), "pid file names a live process");
-        Result h = Dist.run(30, Dist.ctl(sock.toString(), "penne:instances"));
-        assertEquals(0, h.status(), h.toString());
-        // The background process must not hold the caller's output open.
-        assertTrue(r.out().isEmpty(), r.toString());
-
-        ProcessHandle ph = ProcessHandle.of(p).orElseThrow();
-        ph.destroy();
-        ph.onExit().get(15, TimeUnit.SECONDS);
-        assertFalse(Files.exists(sock), "control socket left behind");
-        assertFalse(Files.exists(pid), "pid file left behind");
+        assertTrue(r.out().contains("mtu 1500"), r.toString());
+        assertTrue(r.out().contains("9a:55:9a:55:9a:56"), r.toString());
+        assertTrue(r.out().contains("inet 10.9.8.7/24"), r.toString());
+        assertTrue(r.out().contains("default via 10.9.8.1 dev eth7"), r.toString());
+        assertFalse(r.out().matches("(?s).*inet6 [0-9a-f:]+/\\d+ scope global.*"), "-4: no global IPv6: " + r);
     }
 
     @Test
-    void stopFromShellEndsProcess() throws Exception {
+    void namespaceResolvesItsGatewayToPenne() throws Exception {
+        Result r = Dist.run(60, Dist.penne("--", "sh", "-c",
+            "gw=$(ip route show default | awk '{print $3}'); [ -n \"$gw\" ] || exit 99;"
+                + " timeout 1 bash -c \"exec 3<>/dev/tcp/$gw/9\" 2>/dev/null; ip neigh show $gw"));
+        assumeTrue(r.status() != 99, "no IPv4 default route on this host");
+        assertTrue(r.out().contains("lladdr 9a:55:9a:55:9a:55"), r.toString());
+    }
+
+    @Test
+    void attachedToANamespaceGoesToBackgroundWhenReadyAndQuitsWhenItIsGone() throws Exception {
+        assumeTrue(isRoot(), "creates a named namespace with ip netns");
+        String name = "penne-it-" + ProcessHandle.current().pid();
+        assertEquals(0, Dist.run(30, List.of("ip", "netns", "add", name)).status());
+        Path sock = tmp.resolve("attach.sock");
+        Path pid = tmp.resolve("attach.pid");
+        markers.add(sock.toString());
+        try {
+            Result r = Dist.run(60, Dist.penne("--netns", name, "--config-net", "-c", sock.toString(), "-P",
+                pid.toString()));
+            assertEquals(0, r.status(), r.toString());
+            assertTrue(Files.exists(sock) && Files.exists(pid), "ready when it returns");
+            Result links = Dist.run(30, List.of("ip", "-n", name, "-o", "link", "show"));
+            assertTrue(links.out().contains("state UP") || links.out().contains("UNKNOWN"), links.toString());
+            long p = Long.parseLong(Files.readString(pid).trim());
+            assertEquals(0, Dist.run(30, List.of("ip", "netns", "del", name)).status());
+            ProcessHandle.of(p).ifPresent(ph -> ph.onExit().orTimeout(10, TimeUnit.SECONDS).join());
+            assertFalse(ProcessHandle.of(p).map(ProcessHandle::isAlive).orElse(false), "penne quit");
+            assertFalse(Files.exists(sock), "control socket removed");
+        } finally {
+            Dist.run(30, List.of("ip", "netns", "del", name));
+        }
+    }
+
+    @Test
+    void stopFromShellEndsProcessAndCommand() throws Exception {
         Path sock = tmp.resolve("stop.sock");
-        Process p = startForeground(sock);
+        Process p = startWithCommand(sock);
         Dist.awaitFile(sock, 30_000);
         Dist.run(30, Dist.ctl(sock.toString(), "stop", "0"));
         assertTrue(p.waitFor(15, TimeUnit.SECONDS), "penne did not exit after 'stop 0'");
         assertEquals(0, p.exitValue());
+        assertTrue(sleepers(sock).isEmpty(), "the command was stopped with penne");
     }
 
     @Test
     void consoleRunsLinesFromStandardInputAndCompletesCommandNames() throws Exception {
         Path sock = tmp.resolve("console.sock");
-        startForeground(sock);
+        startWithCommand(sock);
         awaitCtl(sock);
         // Without a terminal the console reads lines from standard input until EOF.
         Path input = tmp.resolve("input.txt");
@@ -205,9 +258,9 @@ class LauncherIT {
     @Test
     void secondInstanceOnALiveSocketIsRefused() throws Exception {
         Path sock = tmp.resolve("busy.sock");
-        startForeground(sock);
+        startWithCommand(sock);
         Dist.awaitFile(sock, 30_000);
-        Result r = Dist.run(60, Dist.penne("-f", "-c", sock.toString()));
+        Result r = Dist.run(60, Dist.penne("-c", sock.toString(), "--", "true"));
         assertEquals(1, r.status(), r.toString());
         assertTrue(r.err().contains("did not open"), r.toString());
         // The first instance is unaffected.
@@ -221,7 +274,7 @@ class LauncherIT {
             ch.bind(java.net.UnixDomainSocketAddress.of(sock)); // closed without unlink: stale
         }
         assertTrue(Files.exists(sock));
-        startForeground(sock);
+        startWithCommand(sock);
         awaitCtl(sock);
     }
 
@@ -235,29 +288,27 @@ class LauncherIT {
         Set<String> before = listing(Dist.HOME);
         Path sock = home.resolve("nobody.sock");
         markers.add(sock.toString());
+        assertEquals("rw-rw-rw-", PosixFilePermissions.toString(Files.getPosixFilePermissions(Path.of("/dev/net/tun"))),
+            "rootless tap devices need /dev/net/tun at mode 0666 (Debian's default; .ci/run sets it)");
         List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
             "env", "-u", "XDG_RUNTIME_DIR", "HOME=" + home));
-        cmd.addAll(Dist.penne("-c", sock.toString()));
+        // The command runs inside: it asks penne about itself over the control socket, then exits 5.
+        cmd.addAll(Dist.penne("-c", sock.toString(), "--", "sh", "-c",
+            "id -u; ip -o link show | grep -c UP; " + Dist.CTL + " " + sock + " penne:instances; exit 5"));
         Result r = Dist.run(60, cmd, Path.of("/"));
-        assertEquals(0, r.status(), r.toString());
-        List<String> ctl = new ArrayList<>(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"));
-        ctl.addAll(Dist.ctl(sock.toString(), "penne:instances"));
-        Result c = Dist.run(30, ctl);
-        assertEquals(0, c.status(), c.toString());
-        assertTrue(c.out().contains("default"), c.toString());
-        long owner = (Integer) Files.getAttribute(sock, "unix:uid");
-        assertEquals(65534, owner, "socket owned by the unprivileged user");
+        assertEquals(5, r.status(), r.toString());
+        assertTrue(r.out().startsWith("0\n"), "root inside its user namespace: " + r);
+        assertTrue(r.out().contains("\ndefault "), "control socket reachable from inside: " + r);
+        assertFalse(Files.exists(sock), "control socket removed");
         assertEquals(before, listing(Dist.HOME), "installation directory was written to");
-        for (long pid : Dist.pennePids(sock.toString()))
-            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
     }
 
     @Test
     void twoInstancesOfOneUserDoNotShareScratchState() throws Exception {
         Path a = tmp.resolve("a.sock");
         Path b = tmp.resolve("b.sock");
-        startForeground(a);
-        startForeground(b);
+        startWithCommand(a);
+        startWithCommand(b);
         awaitCtl(a);
         awaitCtl(b);
         Set<String> dirs = new java.util.HashSet<>();
@@ -270,9 +321,10 @@ class LauncherIT {
 
     // ---- helpers ----
 
-    private Process startForeground(Path sock) throws IOException {
+    /** penne with a control socket and a long-running command in its namespace. */
+    private Process startWithCommand(Path sock) throws IOException {
         markers.add(sock.toString());
-        Process p = new ProcessBuilder(Dist.penne("-f", "-c", sock.toString()))
+        Process p = new ProcessBuilder(Dist.penne("-c", sock.toString(), "--", "sh", "-c", "sleep 600 #" + sock))
             .redirectErrorStream(true).redirectOutput(tmp.resolve(sock.getFileName() + ".log").toFile())
             .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         started.add(p);

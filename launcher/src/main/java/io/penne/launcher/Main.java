@@ -37,6 +37,7 @@ public final class Main {
     static final String VERSION = Main.class.getPackage().getImplementationVersion() != null
         ? Main.class.getPackage().getImplementationVersion() : "dev";
     static final String DAEMON_CHILD_FLAG = "--penne-daemon-child";
+    static final String IN_USERNS_FLAG = "--penne-in-userns";
     static final String READY_MARKER = "penne-ready";
     private static final long READY_TIMEOUT_MS = 30_000;
     private static final Logger LOG = Logger.getLogger("io.penne.launcher");
@@ -70,13 +71,21 @@ public final class Main {
             System.err.println("penne: cannot open log file '" + o.logFile + "': " + e.getMessage());
             return 1;
         }
-        if (!o.foreground && !o.daemonChild)
+        if (o.spawnsCommand() && !o.inUserns && !isRoot())
+            return inNewUserNamespace(args);
+        // As pasta: with a command penne stays in the foreground; attached to a namespace, it
+        // goes to the background once that namespace is configured, unless -f.
+        if (!o.spawnsCommand() && !o.foreground && !o.daemonChild)
             return background(args);
         return foreground(o);
     }
 
     private static int foreground(Options o) {
         long t0 = System.nanoTime();
+        if (o.netnsTarget != null && !Files.exists(Path.of(o.netnsTarget))) {
+            LOG.severe("cannot open network namespace " + o.netnsTarget + ": no such file");
+            return 1;
+        }
         Path home = home();
         RuntimeDir scratch;
         try {
@@ -86,10 +95,25 @@ public final class Main {
             return 1;
         }
         Runtime[] rt = new Runtime[1]; // set before any bundle starts, so the hook can stop them
+        Process[] child = new Process[1];
         Thread cleanup = new Thread(() -> {
             Runtime r;
             synchronized (rt) {
                 r = rt[0];
+            }
+            Process c;
+            synchronized (child) {
+                c = child[0];
+            }
+            if (c != null && c.isAlive()) {
+                // penne is being stopped: the command must not outlive its network.
+                c.destroy();
+                try {
+                    if (!c.waitFor(5, java.util.concurrent.TimeUnit.SECONDS))
+                        c.destroyForcibly();
+                } catch (InterruptedException e) {
+                    c.destroyForcibly();
+                }
             }
             if (r != null)
                 r.stop(10_000);
@@ -102,6 +126,8 @@ public final class Main {
             Map<String, Map<String, String>> config = new LinkedHashMap<>();
             Map<String, String> instance = new LinkedHashMap<>();
             instance.put("name", "default");
+            instance.put("netns", o.spawnsCommand() ? "new" : o.netnsTarget);
+            instance.putAll(o.ns);
             config.put("io.penne.instance", instance);
             if (o.confPath != null)
                 config.put("io.penne.control", Map.of("path", Path.of(o.confPath).toAbsolutePath().toString()));
@@ -111,7 +137,7 @@ public final class Main {
             }
             rt[0].start();
             if (!rt[0].awaitService(Runtime.INSTANCE_SERVICE, "(name=default)", READY_TIMEOUT_MS))
-                return fail("the instance did not start within " + READY_TIMEOUT_MS / 1000 + " s");
+                return fail("the instance did not start (see messages above)");
             LOG.fine(String.format("instance up %.0f ms after main", (System.nanoTime() - t0) / 1e6));
             if (o.confPath != null && !rt[0].awaitService(Runtime.CONTROL_SERVICE, null, READY_TIMEOUT_MS))
                 return fail("the control socket " + o.confPath + " did not open (see messages above)");
@@ -120,8 +146,12 @@ public final class Main {
             LOG.fine(String.format("ready in %.0f ms (%.0f ms since JVM start)",
                 (System.nanoTime() - t0) / 1e6,
                 (double) (System.currentTimeMillis() - ManagementFactory.getRuntimeMXBean().getStartTime())));
+            if (o.spawnsCommand())
+                return runCommand(o, rt[0], child);
             if (o.daemonChild)
                 detachFromParent();
+            if (!o.noNetnsQuit)
+                quitWhenGone(Path.of(o.netnsTarget), rt[0]);
             // Startup leaves megabytes of garbage (bundle manifests, SCR metadata); one full
             // collection now lets the heap shrink (bin/penne sets MaxHeapFreeRatio) before idling.
             System.gc();
@@ -130,6 +160,98 @@ public final class Main {
         } catch (Exception e) {
             LOG.log(Level.SEVERE, "cannot start: " + e.getMessage(), e);
             return 1;
+        }
+    }
+
+    /**
+     * Starts the command inside the namespace through the core's spawner
+     * service, with this process's standard input, output and error, and
+     * returns its exit status (128 + signal if a signal ended it, as a shell
+     * reports it).
+     */
+    @SuppressWarnings("unchecked")
+    private static int runCommand(Options o, Runtime rt, Process[] child) throws Exception {
+        Object service = rt.service("java.util.function.Function", "(penne.namespace.spawner=default)",
+            READY_TIMEOUT_MS);
+        if (service == null)
+            return fail("the namespace of instance 'default' did not come up (see messages above)");
+        List<String> cmd = new ArrayList<>(o.command);
+        if (cmd.isEmpty())
+            cmd.add(System.getenv().getOrDefault("SHELL", "/bin/sh"));
+        ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+        Process p;
+        try {
+            p = ((java.util.function.Function<ProcessBuilder, Process>) service).apply(pb);
+        } catch (java.io.UncheckedIOException e) {
+            System.err.println("penne: cannot run '" + cmd.get(0) + "': " + e.getCause().getMessage());
+            return 127;
+        }
+        synchronized (child) {
+            child[0] = p;
+        }
+        System.gc(); // as in the daemon case: shed startup garbage while the command runs
+        while (!p.waitFor(200, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            if (rt.stopped()) { // stopped from the shell ("stop 0"): the command goes with its network
+                p.destroy();
+                p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+                p.destroyForcibly();
+                return 0;
+            }
+        }
+        return p.exitValue();
+    }
+
+    /** Stops penne once the attached namespace is gone (its file removed, its process exited). */
+    private static void quitWhenGone(Path netns, Runtime rt) {
+        Thread t = new Thread(() -> {
+            while (Files.exists(netns)) {
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+            LOG.info("namespace " + netns + " is gone, exiting");
+            rt.stop(10_000);
+        }, "penne-netns-watch");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /**
+     * Runs this same command again inside a new user namespace in which the
+     * caller is root (util-linux {@code unshare --map-root-user}): a JVM
+     * cannot enter a user namespace itself once it runs threads, and without
+     * one an unprivileged process cannot create a network namespace. See
+     * docs/namespaces.md.
+     */
+    private static int inNewUserNamespace(String[] args) {
+        List<String> cmd = new ArrayList<>(List.of("unshare", "--user", "--map-root-user", "--"));
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Main.class.getName());
+        cmd.add(IN_USERNS_FLAG);
+        cmd.addAll(List.of(args));
+        try {
+            Process p = new ProcessBuilder(cmd).inheritIO().start();
+            java.lang.Runtime.getRuntime().addShutdownHook(new Thread(p::destroy));
+            return p.waitFor();
+        } catch (IOException e) {
+            System.err.println("penne: cannot create a user namespace (unshare from util-linux): " + e.getMessage());
+            return 1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        }
+    }
+
+    private static boolean isRoot() {
+        try {
+            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid") == 0;
+        } catch (IOException | UnsupportedOperationException e) {
+            return false;
         }
     }
 

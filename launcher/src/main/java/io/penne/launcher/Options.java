@@ -46,16 +46,31 @@ final class Options {
         spec("trace", (char) 0, false, true);
         spec("pid", 'P', true, true);
         spec("conf-path", 'c', true, true);
+        spec("ns-ifname", 'I', true, true);
+        spec("mtu", 'm', true, true);
+        spec("address", 'a', true, true);
+        spec("netmask", 'n', true, true);
+        spec("gateway", 'g', true, true);
+        spec("netns", (char) 0, true, true);
+        spec("ns-mac-addr", (char) 0, true, true);
+        spec("config-net", (char) 0, false, true);
+        spec("no-netns-quit", (char) 0, false, true);
+        spec("ipv4-only", '4', false, true);
+        spec("ipv6-only", '6', false, true);
+        // Port forwarding is not built yet; "none" (which podman passes) is what penne does anyway.
+        spec("tcp-ports", 't', true, true);
+        spec("udp-ports", 'u', true, true);
+        spec("tcp-ns", 'T', true, true);
+        spec("udp-ns", 'U', true, true);
         // pasta's, not implemented yet.
-        for (String n : new String[] {"socket", "socket-path", "fd", "ns-ifname", "pcap", "mtu", "address",
-            "netmask", "mac-addr", "gateway", "interface", "outbound", "dns", "search", "hostname", "tcp-ports",
-            "udp-ports", "tcp-ns", "udp-ns", "userns", "netns", "ns-mac-addr", "dns-forward", "runas",
+        for (String n : new String[] {"socket", "socket-path", "fd", "pcap", "mac-addr", "interface", "outbound",
+            "dns", "search", "hostname", "userns", "dns-forward", "runas",
             "outbound-if4", "outbound-if6", "map-host-loopback", "map-guest-addr", "dns-host", "fqdn",
             "repair-path", "stats"})
             spec(n, shortOf(n), true, false);
         for (String n : new String[] {"no-tcp", "no-udp", "no-icmp", "no-dhcp", "no-dhcpv6", "no-ndp", "no-ra",
-            "no-splice", "splice-only", "freebind", "no-map-gw", "ipv4-only", "ipv6-only", "one-off", "dhcp-dns",
-            "no-dhcp-dns", "dhcp-search", "no-dhcp-search", "no-netns-quit", "config-net", "no-copy-routes",
+            "no-splice", "splice-only", "freebind", "no-map-gw", "one-off", "dhcp-dns",
+            "no-dhcp-dns", "dhcp-search", "no-dhcp-search", "no-copy-routes",
             "no-copy-addrs", "netns-only", "host-lo-to-ns-lo", "vhost-user", "print-capabilities", "migrate-exit",
             "migrate-no-linger", "chroot-fallback"})
             spec(n, shortOf(n), false, false);
@@ -101,7 +116,14 @@ final class Options {
     String confPath;
     /** Internal: set on the background child, which reports readiness on stdout. */
     boolean daemonChild;
+    /** Internal: set once the launcher has put itself in a new user namespace. */
+    boolean inUserns;
+    /** Instance properties for namespace mode (see core's NamespaceConfig): pasta options, translated. */
+    final java.util.Map<String, String> ns = new java.util.LinkedHashMap<>();
+    String netnsTarget;
+    boolean noNetnsQuit;
     final List<String> command = new ArrayList<>();
+    private boolean dashDash;
 
     static Options parse(String[] args) throws UsageException {
         Options o = new Options();
@@ -112,6 +134,8 @@ final class Options {
                 break;
             } else if (a.equals(Main.DAEMON_CHILD_FLAG)) {
                 o.daemonChild = true;
+            } else if (a.equals(Main.IN_USERNS_FLAG)) {
+                o.inUserns = true;
             } else if (a.startsWith("--")) {
                 String name = a.substring(2);
                 String value = null;
@@ -154,6 +178,7 @@ final class Options {
                 break;
             }
         }
+        o.dashDash = i > 0 && args[i - 1].equals("--");
         while (i < args.length)
             o.command.add(args[i++]);
         o.validate();
@@ -193,8 +218,64 @@ final class Options {
             case "log-size": logSize = parseSize(value, spelled); break;
             case "pid": pidFile = nonEmpty(value, spelled); break;
             case "conf-path": confPath = nonEmpty(value, spelled); break;
+            case "ns-ifname": ns.put("ns.ifname", nonEmpty(value, spelled)); break;
+            case "mtu": ns.put("mtu", number(value, spelled, 0, 65520)); break;
+            case "address": ns.put(isV6(value) ? "address6" : "address4", nonEmpty(value, spelled)); break;
+            case "netmask": ns.put("prefix4", prefix(value, spelled)); break;
+            case "gateway": ns.put(isV6(value) ? "gateway6" : "gateway4", nonEmpty(value, spelled)); break;
+            case "netns": netnsTarget = netnsPath(nonEmpty(value, spelled)); break;
+            case "ns-mac-addr": ns.put("ns.mac", nonEmpty(value, spelled)); break;
+            case "config-net": ns.put("ns.configure", "true"); break;
+            case "no-netns-quit": noNetnsQuit = true; break;
+            case "ipv4-only": ns.put("ipv6", "false"); break;
+            case "ipv6-only": ns.put("ipv4", "false"); break;
+            case "tcp-ports": case "udp-ports": case "tcp-ns": case "udp-ns":
+                if (!"none".equals(value))
+                    throw new UsageException("option '" + spelled + "': port forwarding is not supported yet"
+                        + " (only 'none')");
+                break;
             default: throw new AssertionError(s.name);
         }
+    }
+
+    private static boolean isV6(String v) {
+        return v != null && v.contains(":");
+    }
+
+    private static String number(String v, String opt, int min, int max) throws UsageException {
+        try {
+            int n = Integer.parseInt(v);
+            if (n < min || n > max)
+                throw new UsageException("invalid " + opt + " value '" + v + "': " + min + " to " + max);
+            return String.valueOf(n);
+        } catch (NumberFormatException e) {
+            throw new UsageException("invalid " + opt + " value '" + v + "': not a number");
+        }
+    }
+
+    /** pasta's -n: a prefix length, or a dotted netmask. */
+    private static String prefix(String v, String opt) throws UsageException {
+        if (v != null && v.matches("\\d{1,2}"))
+            return number(v, opt, 1, 32);
+        if (v != null && v.matches("\\d{1,3}(\\.\\d{1,3}){3}")) {
+            long m = 0;
+            for (String part : v.split("\\."))
+                m = (m << 8) | Integer.parseInt(part);
+            int len = Long.bitCount(m);
+            if (m == ((0xffffffffL << (32 - len)) & 0xffffffffL) && len > 0)
+                return String.valueOf(len);
+        }
+        throw new UsageException("invalid " + opt + " value '" + v + "': a prefix length or netmask");
+    }
+
+    /** pasta's --netns: a path, or a name under /run/netns. */
+    private static String netnsPath(String v) {
+        return v.contains("/") ? v : "/run/netns/" + v;
+    }
+
+    /** A new namespace with a command in it, as opposed to attaching to an existing one. */
+    boolean spawnsCommand() {
+        return netnsTarget == null;
     }
 
     private static String nonEmpty(String v, String opt) throws UsageException {
@@ -217,19 +298,41 @@ final class Options {
     private void validate() throws UsageException {
         if (help || version)
             return;
-        if (!command.isEmpty())
-            throw new UsageException("running a command or joining a PID's namespace ('" + command.get(0)
-                + "') is not supported yet");
+        // As pasta: a single numeric argument is the PID whose namespace to attach to.
+        if (command.size() == 1 && command.get(0).matches("\\d+") && !dashDash) {
+            if (netnsTarget != null)
+                throw new UsageException("both --netns and a PID given");
+            netnsTarget = "/proc/" + command.get(0) + "/ns/net";
+            command.clear();
+        }
+        if (netnsTarget != null && !command.isEmpty())
+            throw new UsageException("both --netns and a command given");
     }
 
     static String usage() {
         return String.join("\n",
-            "Usage: penne [OPTION]...",
+            "Usage: penne [OPTION]... [COMMAND [ARG]...]",
+            "       penne [OPTION]... PID",
+            "       penne [OPTION]... --netns PATH|NAME",
             "",
-            "Run a penne instance: user-mode networking after pasta(1). Namespace,",
-            "VM and port forwarding modes arrive in later versions; options of",
-            "pasta's that are not implemented yet are refused by name.",
+            "Without PID or --netns, run COMMAND (default: $SHELL) in a new network",
+            "and user namespace whose way out is a tap device served by penne, and",
+            "exit with its status. With PID or --netns, serve that namespace instead,",
+            "going to the background once it is configured. Options follow pasta(1);",
+            "those not implemented yet are refused by name.",
             "",
+            "  -I, --ns-ifname NAME   tap interface name (default: the host's upstream",
+            "                         interface name, else tap0)",
+            "  -m, --mtu MTU          tap MTU (default 65520)",
+            "  -a, --address ADDR     guest address (default: the host's)",
+            "  -n, --netmask MASK     IPv4 prefix length or netmask",
+            "  -g, --gateway ADDR     guest default gateway (default: the host's)",
+            "  -4, --ipv4-only        IPv4 only;   -6, --ipv6-only   IPv6 only",
+            "      --ns-mac-addr MAC  tap MAC address",
+            "      --config-net       configure an attached namespace too",
+            "      --netns PATH|NAME  attach to this namespace (NAME: /run/netns/NAME)",
+            "      --no-netns-quit    keep running when the attached namespace goes away",
+            "  -t, -u, -T, -U none    no port forwarding (the only setting so far)",
             "  -c, --conf-path PATH   listen for penne-ctl on the UNIX socket PATH",
             "  -f, --foreground       stay in the foreground (default: go to the",
             "                         background once ready)",

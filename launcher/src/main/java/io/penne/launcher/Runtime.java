@@ -47,7 +47,9 @@ final class Runtime {
         props.put(Constants.FRAMEWORK_STORAGE, scratch.path().resolve("framework").toString());
         props.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
         props.put("felix.log.level", "1");
-        props.put("ds.loglevel", "warn");
+        // Declarative Services logs a failed activation with its stack trace; penne's own components
+        // report their failures in one line, so its log is only shown when debugging.
+        props.put("ds.loglevel", LOG.isLoggable(java.util.logging.Level.FINE) ? "warn" : "0");
         props.put("felix.cache.locking", "false");
         props.put("org.osgi.framework.bsnversion", "single");
         props.put("penne.config.pids", String.join(",", config.keySet()));
@@ -97,7 +99,7 @@ final class Runtime {
      * Waits until a service of {@code objectClass} matching {@code filter} is
      * registered, and gets it once so that a delayed component is activated.
      *
-     * @return false on timeout
+     * @return false on timeout, or if the component behind the service failed to activate
      */
     boolean awaitService(String objectClass, String filter, long timeoutMs) throws InterruptedException {
         BundleContext ctx = framework.getBundleContext();
@@ -106,9 +108,13 @@ final class Runtime {
         while (System.nanoTime() < deadline) {
             try {
                 ServiceReference<?>[] refs = ctx.getServiceReferences((String) null, f);
-                if (refs != null && ctx.getService(refs[0]) != null) {
-                    ctx.ungetService(refs[0]);
-                    return true;
+                if (refs != null) {
+                    // Registered: getting it activates the component once. Null means its activation
+                    // failed (Declarative Services has logged why); asking again would only repeat that.
+                    boolean up = ctx.getService(refs[0]) != null;
+                    if (up)
+                        ctx.ungetService(refs[0]);
+                    return up;
                 }
             } catch (InvalidSyntaxException e) {
                 throw new IllegalArgumentException(e);
@@ -116,6 +122,19 @@ final class Runtime {
             Thread.sleep(2);
         }
         return false;
+    }
+
+    /** The service of {@code objectClass} matching {@code filter}, waiting up to {@code timeoutMs}; null if none. */
+    Object service(String objectClass, String filter, long timeoutMs) throws InterruptedException {
+        if (!awaitService(objectClass, filter, timeoutMs))
+            return null;
+        BundleContext ctx = framework.getBundleContext();
+        try {
+            ServiceReference<?>[] refs = ctx.getServiceReferences(objectClass, filter);
+            return refs == null ? null : ctx.getService(refs[0]);
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalArgumentException(e);
+        }
     }
 
     /** Stops the framework and waits up to {@code timeoutMs} for it. */
@@ -126,6 +145,11 @@ final class Runtime {
         } catch (BundleException | InterruptedException e) {
             // exiting anyway
         }
+    }
+
+    /** Whether the framework has stopped (or is stopping). */
+    boolean stopped() {
+        return (framework.getState() & (Bundle.STARTING | Bundle.ACTIVE)) == 0;
     }
 
     /** Blocks until the framework stops (e.g. {@code stop 0} from the shell). */

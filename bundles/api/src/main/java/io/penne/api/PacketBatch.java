@@ -19,8 +19,14 @@ import java.nio.ByteBuffer;
 public interface PacketBatch {
     /** Packet type of ARP frames (not an IP protocol number). */
     int ARP = 256;
-    /** Number of packet types: IP protocol numbers 0-255, then {@link #ARP}. */
-    int TYPES = 257;
+    /**
+     * Packet type of IPv6 neighbour discovery (ICMPv6 types 133 to 137), kept
+     * apart from other ICMPv6 so that address configuration and echo are
+     * separate handlers.
+     */
+    int NDP = 257;
+    /** Number of packet types: IP protocol numbers 0-255, then {@link #ARP} and {@link #NDP}. */
+    int TYPES = 258;
 
     int size();
 
@@ -43,7 +49,7 @@ public interface PacketBatch {
     /** 4, 6, or 0 for ARP. */
     int ipVersion(int i);
 
-    /** IP protocol number (after IPv6 extension headers), or {@link #ARP}. */
+    /** IP protocol number (after IPv6 extension headers; 58 for NDP), or {@link #ARP}. */
     int protocol(int i);
 
     long srcHi(int i);

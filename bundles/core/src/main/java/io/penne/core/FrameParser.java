@@ -16,8 +16,9 @@ import java.nio.ByteBuffer;
  * loopback addresses (never valid on the wire); for IPv6, version, payload
  * length, the chain of extension headers (bounded, fragments dropped) and
  * loopback or IPv4-mapped addresses; then the minimal Layer 4 header of TCP,
- * UDP, ICMP and ICMPv6, so handlers can read those headers without bounds
- * checks of their own. Ethernet padding is trimmed, not an error. A frame
+ * UDP, ICMP (IPv4 only) and ICMPv6 (IPv6 only), so handlers can read those
+ * headers without bounds checks of their own; ICMPv6 neighbour discovery
+ * gets its own packet type ({@link PacketBatch#NDP}). Ethernet padding is trimmed, not an error. A frame
  * that fails is dropped and counted under {@code drop.<reason>}; it cannot
  * affect any other frame. A frame that passes gets its offsets, protocol and
  * addresses recorded in {@link ParsedFrames}.
@@ -44,7 +45,7 @@ final class FrameParser {
         IPV6_LOOPBACK("ipv6.loopback"), IPV6_V4MAPPED("ipv6.v4mapped"),
         TCP_SHORT("tcp.short"), TCP_DOFF("tcp.doff"),
         UDP_SHORT("udp.short"), UDP_LENGTH("udp.length"),
-        ICMP_SHORT("icmp.short");
+        ICMP_SHORT("icmp.short"), ICMP_VERSION("icmp.version");
 
         final String counter;
 
@@ -197,12 +198,22 @@ final class FrameParser {
                 break;
             }
             case 1:
+                if (v6)
+                    return drop(Drop.ICMP_VERSION); // ICMP is IPv4's; IPv6 has ICMPv6
                 if (l4len < 8)
                     return drop(Drop.ICMP_SHORT);
                 break;
             case 58:
+                if (!v6)
+                    return drop(Drop.ICMP_VERSION);
                 if (l4len < 4)
                     return drop(Drop.ICMP_SHORT);
+                int icmpType = b.get(l4) & 0xff;
+                if (icmpType >= 133 && icmpType <= 137) {
+                    f.l4Off[i] = l4;
+                    f.l4Len[i] = l4len;
+                    return PacketBatch.NDP;
+                }
                 break;
             default:
                 break;

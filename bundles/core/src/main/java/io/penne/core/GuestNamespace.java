@@ -71,7 +71,15 @@ final class GuestNamespace implements AutoCloseable {
         NetnsThread thread = c.isNew() ? NetnsThread.createNew("penne-ns-" + instance)
             : NetnsThread.join("penne-ns-" + instance, c.netns());
         try {
-            Tap tap = thread.call(() -> Tap.open(ifname));
+            Tap tap;
+            try {
+                tap = thread.call(() -> Tap.open(ifname));
+            } catch (io.penne.linux.SysException e) {
+                if (e.errno() == io.penne.linux.Errno.EACCES || e.errno() == io.penne.linux.Errno.EPERM)
+                    throw new IllegalStateException(e.getMessage() + "; without root, /dev/net/tun must be"
+                        + " readable and writable by all (mode 0666, Debian's default)", e);
+                throw e;
+            }
             Map<String, Object> found = new LinkedHashMap<>();
             Template f4 = t4, f6 = t6;
             try {

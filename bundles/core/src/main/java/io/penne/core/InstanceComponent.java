@@ -49,6 +49,7 @@ public final class InstanceComponent implements Instance {
     /** Service property of the process spawner of an instance's namespace (value: the instance name). */
     static final String SPAWNER_PROPERTY = "penne.namespace.spawner";
 
+    private static final System.Logger LOG = System.getLogger(InstanceComponent.class.getName());
     private final InstanceImpl impl;
     private final GuestNamespace namespace;
     private final ServiceRegistration<?> spawner;
@@ -64,7 +65,13 @@ public final class InstanceComponent implements Instance {
             throw new IllegalArgumentException("io.penne.instance: bad value for 'flow.capacity': " + capacity
                 + " (expected 1 to 16777214)");
         NamespaceConfig ns = NamespaceConfig.from(properties);
-        namespace = ns == null ? null : GuestNamespace.open(name, ns);
+        try {
+            namespace = ns == null ? null : GuestNamespace.open(name, ns);
+        } catch (RuntimeException e) {
+            // One readable line for the user (the launcher hides Declarative Services' stack traces).
+            LOG.log(System.Logger.Level.ERROR, "instance " + name + ": cannot set up the namespace: " + e.getMessage());
+            throw e;
+        }
         Map<String, Object> all = new java.util.LinkedHashMap<>(properties);
         if (namespace != null)
             all.putAll(namespace.discovered());

@@ -168,7 +168,9 @@ class IngressTest {
         UDP_SHORT("drop.udp.short", eth(0x0800, ipv4(17, "10.0.0.2", "10.0.0.1", new byte[6]))),
         UDP_LENGTH_LIES("drop.udp.length", eth(0x0800, ipv4(17, "10.0.0.2", "10.0.0.1", udp(20, 100)))),
         ICMP_SHORT("drop.icmp.short", eth(0x0800, ipv4(1, "10.0.0.2", "10.0.0.1", new byte[4]))),
-        ICMPV6_SHORT("drop.icmp.short", eth(0x86dd, ipv6(58, "2001:db8::2", "2001:db8::1", new byte[2])));
+        ICMPV6_SHORT("drop.icmp.short", eth(0x86dd, ipv6(58, "2001:db8::2", "2001:db8::1", new byte[2]))),
+        ICMP_IN_IPV6("drop.icmp.version", eth(0x86dd, ipv6(1, "2001:db8::2", "2001:db8::1", new byte[8]))),
+        ICMPV6_IN_IPV4("drop.icmp.version", eth(0x0800, ipv4(58, "10.0.0.2", "10.0.0.1", new byte[8])));
 
         final String counter;
         final byte[] frame;
@@ -237,6 +239,18 @@ class IngressTest {
         assertEquals(2, delivered.size(), "the good frames around it: " + delivered);
         assertTrue(delivered.get(1).startsWith("6:" + (((GOOD_TCP4.length + 7) & ~7) + ((bad.frame.length + 7) & ~7)) + ":"),
             "second good frame delivered from its own offset: " + delivered);
+    }
+
+    @Test
+    void neighbourDiscoveryIsItsOwnTypeAndEchoStaysIcmpv6() {
+        byte[] ns = new byte[24];
+        ns[0] = (byte) 135;
+        byte[] echo = new byte[8];
+        echo[0] = (byte) 128;
+        run(eth(0x86dd, ipv6(58, "fe80::2", "ff02::1:ff00:1", ns)), eth(0x86dd, ipv6(58, "2001:db8::2", "2001:db8::1", echo)));
+        assertEquals(2, delivered.size(), delivered.toString());
+        assertTrue(delivered.get(0).startsWith(PacketBatch.NDP + ":"), delivered.toString());
+        assertTrue(delivered.get(1).startsWith("58:"), delivered.toString());
     }
 
     @Test

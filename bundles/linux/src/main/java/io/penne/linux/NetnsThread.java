@@ -38,8 +38,8 @@ import java.util.function.IntSupplier;
  * So {@link #call} returns file descriptors that the event-loop thread uses
  * without ever switching namespace. Beware the converse: a thread
  * <em>started</em> from inside {@link #call} (or a JDK helper thread started
- * lazily there) also inherits the namespace, and will open its sockets in it;
- * keep task bodies to system calls.
+ * lazily there) also inherits the namespace, and will open its sockets in it
+ * ({@code NetnsThreadTest} shows this); keep task bodies to system calls.
  *
  * <p>Processes: {@link #spawn} calls {@link ProcessBuilder#start()} on this
  * thread. The JDK forks from the calling thread (on Linux with glibc,
@@ -67,7 +67,10 @@ import java.util.function.IntSupplier;
  * namespace. With {@code --netns PATH} (podman), the target namespace is
  * owned by the user namespace podman runs us in, so {@link #join} works the
  * same way; as real root nothing special is needed. This class never touches
- * user namespaces.
+ * user namespaces. (Checked by hand on kernel 6.18: a JVM run as uid 65534
+ * under {@code unshare --user --map-root-user} gets a new namespace, a tap
+ * in it and a spawned {@code ip}; without the user namespace,
+ * {@link #createNew} fails with EPERM.)
  *
  * <p>Thread rules: all methods may be called from any thread. {@link #call}
  * and {@link #spawn} are serialised on the one namespace thread and block the
@@ -91,6 +94,7 @@ public final class NetnsThread implements AutoCloseable {
     private volatile int nsFd = -1;
     private String failedCall;
     private int failedErrno;
+    private Throwable failedWith;
 
     private boolean closed; // guarded by this
 
@@ -153,12 +157,18 @@ public final class NetnsThread implements AutoCloseable {
                 interrupted = true;
             }
         }
-        if (t.failedCall != null) {
+        if (t.failedCall != null || t.failedWith != null) {
             // The thread has already returned from run(); wait for it so that
             // "no thread left running" holds when the exception arrives.
             interrupted |= joinUninterruptibly(t.thread);
             if (interrupted)
                 Thread.currentThread().interrupt();
+            if (t.failedWith instanceof RuntimeException e)
+                throw e;
+            if (t.failedWith instanceof Error e)
+                throw e;
+            if (t.failedWith != null)
+                throw new CompletionException(t.failedWith);
             // Built here, so the stack trace shows the caller.
             throw new SysException(t.failedCall, t.failedErrno);
         }
@@ -169,18 +179,25 @@ public final class NetnsThread implements AutoCloseable {
 
     /** The namespace thread's body: move, report, serve, exit. */
     private void run() {
-        int r = enter.getAsInt();
-        if (r < 0) {
-            fail(enterCall, -r);
+        try {
+            int r = enter.getAsInt();
+            if (r < 0) {
+                fail(enterCall, -r);
+                return;
+            }
+            int fd = Namespaces.openThreadNetns(NativeBuffer.allocate(64));
+            if (fd < 0) {
+                fail("open(" + Namespaces.THREAD_NETNS + ")", -fd);
+                return;
+            }
+            tid = Sys.gettid();
+            nsFd = fd;
+        } catch (Throwable t) {
+            // E.g. LibC failing to load: the factory must not wait forever.
+            failedWith = t;
+            started.countDown();
             return;
         }
-        int fd = Namespaces.openThreadNetns(NativeBuffer.allocate(64));
-        if (fd < 0) {
-            fail("open(" + Namespaces.THREAD_NETNS + ")", -fd);
-            return;
-        }
-        tid = Sys.gettid();
-        nsFd = fd;
         started.countDown();
         while (true) {
             FutureTask<?> task;

@@ -101,7 +101,7 @@ public class PenneKarafIT {
         while (!featuresService.isInstalled(featuresService.getFeature("penne")) && System.currentTimeMillis() < deadline)
             Thread.sleep(200);
         assertTrue("feature penne is not installed", featuresService.isInstalled(featuresService.getFeature("penne")));
-        for (String f : new String[] {"penne-api", "penne-core", "penne-shell"})
+        for (String f : new String[] {"penne-api", "penne-core", "penne-shell", "penne-handlers"})
             assertTrue("feature " + f + " is not installed", featuresService.isInstalled(featuresService.getFeature(f)));
 
         List<String> penneBundles = new ArrayList<>();
@@ -113,7 +113,8 @@ public class PenneKarafIT {
             assertEquals(bsn + " is not ACTIVE", Bundle.ACTIVE, b.getState());
         }
         penneBundles.sort(null);
-        assertEquals(List.of("io.penne.api", "io.penne.core", "io.penne.flow", "io.penne.linux", "io.penne.shell"),
+        assertEquals(List.of("io.penne.addrconf", "io.penne.api", "io.penne.core", "io.penne.flow", "io.penne.linux",
+            "io.penne.shell"),
             penneBundles);
 
         // the instance created by etc/io.penne.instance-default.cfg
@@ -129,7 +130,9 @@ public class PenneKarafIT {
         // the penne:* commands in Karaf's shell
         assertLine(run("penne:instances"), "^NAME\\s+FLOWS\\s+CAPACITY\\s+HANDLERS\\s+UPTIME$");
         assertLine(run("penne:instances"), "^default\\s+0\\s+131071\\s+\\d+\\s+\\S+$");
-        assertLine(run("penne:handlers"), "^NAME  STATE  BUNDLE\\s+VERSION\\s+FLOWS\\s+FLOW TYPES\\s+EVENT TYPES$");
+        String handlers = run("penne:handlers");
+        assertLine(handlers, "^NAME\\s+STATE\\s+BUNDLE\\s+VERSION\\s+FLOWS\\s+FLOW TYPES\\s+EVENT TYPES$");
+        assertLine(handlers, "^addrconf\\s+bound\\s+io\\.penne\\.addrconf\\s+\\S+\\s+0\\s+-\\s+-$");
         assertLine(run("penne:flows"), "^ID\\s+TYPE\\s+STATE\\s+SIDE 0 \\(INITIATING\\)\\s+SIDE 1 \\(TARGET\\)\\s+AGE\\s+INFO$");
         assertEquals("penne:flows -c", "0", run("penne:flows -c").trim());
         String stats = run("penne:stats");

@@ -1,0 +1,267 @@
+package io.penne.addrconf;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.penne.api.Counters;
+import io.penne.api.EventLoop;
+import io.penne.api.GuestDevice;
+import io.penne.api.HandlerInfo;
+import io.penne.api.Instance;
+import io.penne.api.PacketBatch;
+import io.penne.api.flow.FlowTable;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class AddrconfHandlerTest {
+
+    static final class FakeCounters implements Counters {
+        final List<String> names = new ArrayList<>();
+        final List<Long> values = new ArrayList<>();
+
+        @Override
+        public int register(String name) {
+            int i = names.indexOf(name);
+            if (i >= 0)
+                return i;
+            names.add(name);
+            values.add(0L);
+            return names.size() - 1;
+        }
+
+        @Override
+        public void add(int id, long delta) {
+            values.set(id, values.get(id) + delta);
+        }
+
+        @Override
+        public long get(int id) {
+            return values.get(id);
+        }
+
+        long get(String name) {
+            int i = names.indexOf(name);
+            return i < 0 ? -1 : values.get(i);
+        }
+
+        @Override
+        public Map<String, Long> snapshot() {
+            Map<String, Long> m = new LinkedHashMap<>();
+            for (int i = 0; i < names.size(); i++)
+                m.put(names.get(i), values.get(i));
+            return m;
+        }
+    }
+
+    static final class FakeDevice implements GuestDevice {
+        final ByteBuffer buf = ByteBuffer.allocateDirect(4096);
+        final List<int[]> sent = new ArrayList<>();
+        int next;
+
+        @Override
+        public ByteBuffer buffer() {
+            return buf;
+        }
+
+        @Override
+        public int reserve(int length) {
+            return length > maxFrame() ? -1 : next;
+        }
+
+        @Override
+        public void send(int offset, int length) {
+            sent.add(new int[] {offset, length});
+            next = offset + length;
+        }
+
+        @Override
+        public int flush() {
+            return 0;
+        }
+
+        @Override
+        public int maxFrame() {
+            return 1514;
+        }
+
+        @Override
+        public long ourMac() {
+            return Frames.OUR_MAC;
+        }
+
+        @Override
+        public long guestMac() {
+            return Frames.GUEST_MAC;
+        }
+    }
+
+    static final class FakeInstance implements Instance {
+        final FakeCounters counters = new FakeCounters();
+        final Map<String, Object> properties = new HashMap<>();
+        GuestDevice device = new FakeDevice();
+
+        @Override public String name() { return "test"; }
+        @Override public Map<String, Object> properties() { return properties; }
+        @Override public EventLoop loop() { return null; }
+        @Override public FlowTable flows() { return null; }
+        @Override public Counters counters() { return counters; }
+        @Override public GuestDevice device() { return device; }
+        @Override public int eventType(String name) { return -1; }
+        @Override public String eventTypeName(int type) { return null; }
+        @Override public List<HandlerInfo> handlers() { return List.of(); }
+        @Override public long startedNanos() { return 0; }
+    }
+
+    /** Frames laid out one after another, with the offsets the core's parser would give. */
+    static final class FakeBatch implements PacketBatch {
+        final ByteBuffer buf = ByteBuffer.allocateDirect(4096);
+        final List<int[]> p = new ArrayList<>(); // frameOff, frameLen, l3Off, l4Off, l4Len, version, protocol
+        int next;
+
+        FakeBatch arp(byte[] f) {
+            return add(f, 14, 0, 0, 0, ARP);
+        }
+
+        FakeBatch icmp6(byte[] f) {
+            return add(f, 14, 54, f.length - 54, 6, 58);
+        }
+
+        FakeBatch add(byte[] f, int l3, int l4, int l4Len, int version, int protocol) {
+            for (int i = 0; i < f.length; i++)
+                buf.put(next + i, f[i]);
+            p.add(new int[] {next, f.length, next + l3, next + l4, l4Len, version, protocol});
+            next += (f.length + 7) & ~7;
+            return this;
+        }
+
+        @Override public int size() { return p.size(); }
+        @Override public ByteBuffer buffer() { return buf; }
+        @Override public int frameOffset(int i) { return p.get(i)[0]; }
+        @Override public int frameLength(int i) { return p.get(i)[1]; }
+        @Override public int l3Offset(int i) { return p.get(i)[2]; }
+        @Override public int l4Offset(int i) { return p.get(i)[3]; }
+        @Override public int l4Length(int i) { return p.get(i)[4]; }
+        @Override public int ipVersion(int i) { return p.get(i)[5]; }
+        @Override public int protocol(int i) { return p.get(i)[6]; }
+        @Override public long srcHi(int i) { return 0; }
+        @Override public long srcLo(int i) { return 0; }
+        @Override public long dstHi(int i) { return 0; }
+        @Override public long dstLo(int i) { return 0; }
+    }
+
+    static byte[] ns(String src, String target) {
+        return Frames.icmp6(src, NdpResponderTest.SOLICITED_NODE, 255,
+            NdpResponderTest.ns(target, NdpResponderTest.SLLAO));
+    }
+
+    @Test
+    void declaresItsTypes() {
+        AddrconfHandler h = new AddrconfHandler();
+        assertEquals("addrconf", h.name());
+        assertTrue(h.eventTypes().isEmpty());
+        assertTrue(h.flowTypes().isEmpty());
+        assertArrayEquals(new int[] {PacketBatch.ARP, PacketBatch.NDP}, h.packetTypes());
+    }
+
+    @Test
+    void answersAndCountsAMixedBatch() {
+        AddrconfHandler h = new AddrconfHandler();
+        FakeInstance inst = new FakeInstance();
+        inst.properties.put("guest.address4", "10.0.2.15");
+        inst.properties.put("guest.address6", "2001:db8::10");
+        inst.properties.put("our.address6.ll", "fe80::1");
+        h.attach(inst, false);
+        assertEquals(0, inst.counters.get("addrconf.config.invalid"));
+
+        FakeBatch b = new FakeBatch()
+            .arp(Frames.arpRequest("0a00020f", "0a000202")) // answered
+            .arp(Frames.arpRequest("0a00020f", "0a00020f")) // announcement
+            .arp(Frames.arpRequest("0a000202", "0a00020f")) // for the guest's own address
+            .icmp6(ns(NdpResponderTest.GUEST_LL, NdpResponderTest.TARGET)) // answered
+            .icmp6(ns(NdpResponderTest.UNSPECIFIED, NdpResponderTest.TARGET)) // DAD
+            .icmp6(ns(NdpResponderTest.GUEST_LL, "20010db8000000000000000000000010")) // the guest's own
+            .icmp6(Frames.icmp6(NdpResponderTest.GUEST_LL, "20010db8000000000000000000000001", 64,
+                "8000 0000 1234 0001 6869")) // echo request: not ours
+            .add(new byte[60], 14, 34, 8, 4, 58); // IPv4 with protocol 58
+        h.packets(inst, b);
+
+        FakeDevice dev = (FakeDevice) inst.device;
+        assertEquals(2, dev.sent.size());
+        assertEquals(42, dev.sent.get(0)[1]);
+        assertEquals(86, dev.sent.get(1)[1]);
+        int na = dev.sent.get(1)[0];
+        assertEquals(NdpResponderTest.OUR_LL, Frames.hex(dev.buf, na + 22, 16), "NA from our.address6.ll");
+        assertEquals(NdpResponderTest.GUEST_LL, Frames.hex(dev.buf, na + 38, 16));
+
+        FakeCounters c = inst.counters;
+        assertEquals(1, c.get("addrconf.arp.replied"));
+        assertEquals(1, c.get("addrconf.arp.ignored.announcement"));
+        assertEquals(1, c.get("addrconf.arp.ignored.guest-address"));
+        assertEquals(1, c.get("addrconf.ndp.advertised"));
+        assertEquals(1, c.get("addrconf.ndp.ignored.dad"));
+        assertEquals(1, c.get("addrconf.ndp.ignored.guest-address"));
+        assertEquals(1, c.get("addrconf.ndp.ignored.not-ndp"));
+        assertEquals(1, c.get("addrconf.ndp.ignored.not-ipv6"));
+    }
+
+    @Test
+    void noDeviceIsCounted() {
+        AddrconfHandler h = new AddrconfHandler();
+        FakeInstance inst = new FakeInstance();
+        inst.device = null;
+        h.attach(inst, false);
+        h.packets(inst, new FakeBatch().arp(Frames.arpRequest("0a00020f", "0a000202"))
+            .icmp6(ns(NdpResponderTest.GUEST_LL, NdpResponderTest.TARGET)));
+        assertEquals(1, inst.counters.get("addrconf.arp.ignored.no-device"));
+        assertEquals(1, inst.counters.get("addrconf.ndp.ignored.no-device"));
+    }
+
+    @Test
+    void reattachReusesCountersAndPacketsWithoutAttachWork() {
+        AddrconfHandler h = new AddrconfHandler();
+        FakeInstance inst = new FakeInstance();
+        h.packets(inst, new FakeBatch().arp(Frames.arpRequest("0a00020f", "0a000202")));
+        int registered = inst.counters.names.size();
+        AddrconfHandler replacement = new AddrconfHandler();
+        h.detach(inst);
+        replacement.attach(inst, true);
+        replacement.packets(inst, new FakeBatch().arp(Frames.arpRequest("0a00020f", "0a000202")));
+        assertEquals(registered, inst.counters.names.size());
+        assertEquals(2, inst.counters.get("addrconf.arp.replied"));
+        // unknown guest address: probes are left alone
+        replacement.packets(inst, new FakeBatch().arp(Frames.arpRequest("00000000", "0a000202")));
+        assertEquals(1, inst.counters.get("addrconf.arp.ignored.probe-guest-unknown"));
+    }
+
+    @Test
+    void invalidConfigurationIsCountedAndIgnored() {
+        AddrconfHandler h = new AddrconfHandler();
+        FakeInstance inst = new FakeInstance();
+        inst.properties.put("guest.address4", "10.0.2");
+        inst.properties.put("guest.address6", "10.0.2.15");
+        inst.properties.put("our.address6.ll", "2001:db8::1"); // not link-local
+        h.attach(inst, false);
+        assertEquals(3, inst.counters.get("addrconf.config.invalid"));
+        h.packets(inst, new FakeBatch().icmp6(ns(NdpResponderTest.GUEST_LL, NdpResponderTest.TARGET)));
+        FakeDevice dev = (FakeDevice) inst.device;
+        assertEquals(NdpResponderTest.TARGET, Frames.hex(dev.buf, dev.sent.get(0)[0] + 22, 16), "NA from the target");
+    }
+
+    @Test
+    void parsesIpv4Literals() {
+        assertEquals(0x0a00020fL, AddrconfHandler.parse4("10.0.2.15"));
+        assertEquals(0xffffffffL, AddrconfHandler.parse4(" 255.255.255.255 "));
+        assertEquals(0L, AddrconfHandler.parse4("0.0.0.0"));
+        for (String bad : new String[] {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4.", "1..2.3", "0001.2.3.4",
+            "a.b.c.d", "1.2.3.4x", "example.com", "\u0661.2.3.4"})
+            assertEquals(ArpResponder.UNKNOWN, AddrconfHandler.parse4(bad), bad);
+        assertEquals(ArpResponder.UNKNOWN, AddrconfHandler.parse4(42));
+        assertEquals(ArpResponder.UNKNOWN, AddrconfHandler.parse4(null));
+    }
+}

@@ -1,0 +1,46 @@
+package io.penne.addrconf;
+
+import static io.penne.addrconf.Frames.OUR_MAC;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import org.junit.jupiter.api.Test;
+
+/** The responders must not allocate: 100k replies each stay under 64 KiB (JIT and measuring noise). */
+class AllocationTest {
+    static final int N = 100_000;
+    static final long LIMIT = 64 * 1024;
+
+    @Test
+    void repliesDoNotAllocate() {
+        java.lang.management.ThreadMXBean std = ManagementFactory.getThreadMXBean();
+        assumeTrue(std instanceof com.sun.management.ThreadMXBean, "no per-thread allocation counter");
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) std;
+        assumeTrue(mx.isThreadAllocatedMemorySupported());
+        mx.setThreadAllocatedMemoryEnabled(true);
+
+        ByteBuffer arpIn = Frames.at(Frames.arpRequest("0a00020f", "0a000202"), 0, 64);
+        ByteBuffer ndpIn = Frames.at(Frames.icmp6(NdpResponderTest.GUEST_LL, NdpResponderTest.SOLICITED_NODE, 255,
+            NdpResponderTest.ns(NdpResponderTest.TARGET, NdpResponderTest.SLLAO)), 0, 128);
+        ByteBuffer out = ByteBuffer.allocateDirect(128);
+
+        long sink = run(arpIn, ndpIn, out, N); // warm up: JIT compilation allocates too
+        long before = mx.getCurrentThreadAllocatedBytes();
+        sink += run(arpIn, ndpIn, out, N);
+        long allocated = mx.getCurrentThreadAllocatedBytes() - before;
+        assertEquals(2L * N * (42 + 86), sink);
+        assertTrue(allocated < LIMIT, allocated + " bytes allocated for " + N + " ARP and " + N + " NDP replies");
+    }
+
+    private static long run(ByteBuffer arpIn, ByteBuffer ndpIn, ByteBuffer out, int n) {
+        long total = 0;
+        for (int i = 0; i < n; i++) {
+            total += ArpResponder.reply(arpIn, 0, 14, 42, out, 0, 42, OUR_MAC, 0x0a00020fL);
+            total += NdpResponder.reply(ndpIn, 0, 14, 54, 32, out, 0, 86, OUR_MAC, 0, 0, 0, 0);
+        }
+        return total;
+    }
+}
