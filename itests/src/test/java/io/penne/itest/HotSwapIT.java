@@ -1,6 +1,7 @@
 package io.penne.itest;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
@@ -206,6 +207,9 @@ public class HotSwapIT {
         assertTrue(stats, stats.matches("(?s).*flows\\.active\\s+1\\n.*"));
         assertTrue(stats, stats.matches("(?s).*flows\\.capacity\\s+1024\\n.*"));
         assertTrue(stats, stats.matches("(?s).*events\\.itest\\.tick\\s+\\d+.*"));
+        assertFalse("zero counters hidden by default: " + stats, stats.contains("drop.flow_table_full"));
+        String all = shell("penne:stats -i itest -a");
+        assertTrue(all, all.matches("(?s).*drop\\.flow_table_full\\s+0\\n.*"));
 
         assertTrue(shell("penne:features").matches("(?s).*SO_PEEK_OFF\\s+(yes|no)\\s+.*"));
 

@@ -155,16 +155,21 @@ public final class PenneCommands {
         return sb.toString();
     }
 
-    @Descriptor("Show counters: events per type, packets, drops by reason")
+    @Descriptor("Show counters: events per type, packets, drops by reason (those at zero with -a)")
     public String stats(
         @Descriptor("instance name")
-        @Parameter(names = {"-i", "--instance"}, absentValue = ABSENT) String instance) {
+        @Parameter(names = {"-i", "--instance"}, absentValue = ABSENT) String instance,
+        @Descriptor("also counters that are still zero")
+        @Parameter(names = {"-a", "--all"}, presentValue = "true", absentValue = "false") boolean all) {
         Instance i = pick(instance);
         Map<String, Long> m = onLoop(i, () -> {
             Map<String, Long> out = new LinkedHashMap<>();
             out.put("flows.active", (long) i.flows().count());
             out.put("flows.capacity", (long) i.flows().capacity());
-            out.putAll(i.counters().snapshot());
+            i.counters().snapshot().forEach((k, v) -> {
+                if (all || v != 0)
+                    out.put(k, v);
+            });
             return out;
         });
         TextTable t = new TextTable("COUNTER", "VALUE");
