@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Start-to-ready time and idle resident memory of `penne -f -c SOCK`.
+# Start-to-ready time and idle resident memory of `penne -c SOCK -- sleep 600`
+# (a namespace with a command in it), and the round trip of one penne-ctl call.
 #
-# "Ready" is the moment the control socket answers a command, measured from
+# "Ready" is the moment the control socket exists, measured from
 # just before exec, polling every 2 ms; the number is the median (and min)
 # of N runs. Idle RSS is VmRSS of the penne process after it has been ready
 # and idle for IDLE seconds. Usage: bench/startup.sh [RUNS] [IDLE_SECONDS]
@@ -18,7 +19,7 @@ times=()
 for i in $(seq "$runs"); do
     sock=$dir/s$i.sock
     t0=$(date +%s%N)
-    "$penne" -f -q -c "$sock" & pid=$!
+    "$penne" -q -c "$sock" -- sleep 600 & pid=$!
     # The socket file appears when the control socket binds, which is the last step before ready.
     n=0
     until [ -S "$sock" ]; do
@@ -39,7 +40,7 @@ echo "start-to-ready: median ${sorted[$(( runs / 2 ))]} ms, min ${sorted[0]} ms,
 echo "idle RSS after ${idle}s: $(( rss / 1024 )) MiB ($rss KiB)"
 # penne-ctl round trip: a client JVM, connect, one command.
 ctl=$root/launcher/target/penne/bin/penne-ctl
-"$penne" -f -q -c "$dir/ctl.sock" & pid=$!
+"$penne" -q -c "$dir/ctl.sock" -- sleep 600 & pid=$!
 until [ -S "$dir/ctl.sock" ]; do sleep 0.01; done
 ctimes=()
 for i in $(seq 5); do

@@ -11,7 +11,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rm -f "$jsa"
 PENNE_JAVA_OPTS="-XX:ArchiveClassesAtExit=$jsa -Xlog:cds=off -Xlog:cds+dynamic=off" \
-    "$dist/bin/penne" -f -q -c "$work/s" > "$work/log" 2>&1 &
+    "$dist/bin/penne" -q -c "$work/s" -- sleep 600 > "$work/log" 2>&1 &
 pid=$!
 i=0
 until [ -S "$work/s" ] || [ $i -ge 600 ]; do sleep 0.05; i=$((i + 1)); done

@@ -39,8 +39,9 @@ final class Ingress {
         void deliver(int type, PacketBatch batch);
     }
 
-    private final ByteBuffer buf = ByteBuffer.allocateDirect(BUFFER_SIZE); // big-endian: network order
-    private final NativeBuffer nbuf = NativeBuffer.wrap(buf);
+    // Mapped, not allocated: only the pages that frames actually reach become resident.
+    private final NativeBuffer nbuf = NativeBuffer.mapAnonymous(BUFFER_SIZE);
+    private final ByteBuffer buf = nbuf.buffer().duplicate().order(java.nio.ByteOrder.BIG_ENDIAN); // network order
     private final ParsedFrames frames = new ParsedFrames(buf, MAX_FRAMES);
     private final TypedBatch[] byType = new TypedBatch[PacketBatch.TYPES];
     private final int[] seenTypes = new int[PacketBatch.TYPES];
@@ -125,5 +126,10 @@ final class Ingress {
     /** For tests: the buffer frames are parsed from, and the slot table to fill. */
     ParsedFrames frames() {
         return frames;
+    }
+
+    /** Releases the buffer; only once the loop that used it has stopped. */
+    void close() {
+        nbuf.unmap();
     }
 }

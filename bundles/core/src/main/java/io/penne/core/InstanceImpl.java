@@ -107,6 +107,10 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
             LOG.log(Level.WARNING, "instance " + name + ": handlers did not detach cleanly", e);
         }
         loop.stop();
+        // The loop thread has ended: nothing touches the frame buffers any more.
+        ingress.close();
+        if (egress != null)
+            egress.close();
     }
 
     // ---- handler binding (any thread in, loop thread does the work) ----

@@ -32,8 +32,9 @@ final class TapEgress implements GuestDevice {
 
     private final int fd;
     private final int maxFrame;
-    private final ByteBuffer buf = ByteBuffer.allocateDirect(BUFFER_SIZE);
-    private final NativeBuffer nbuf = NativeBuffer.wrap(buf);
+    // Mapped, not allocated: only the pages that frames actually reach become resident.
+    private final NativeBuffer nbuf = NativeBuffer.mapAnonymous(BUFFER_SIZE);
+    private final ByteBuffer buf = nbuf.buffer().duplicate().order(java.nio.ByteOrder.BIG_ENDIAN); // network order
     private final int[] offsets = new int[MAX_QUEUED];
     private final int[] lengths = new int[MAX_QUEUED];
     private final Counters counters;
@@ -119,5 +120,10 @@ final class TapEgress implements GuestDevice {
     @Override
     public long guestMac() {
         return guestMac;
+    }
+
+    /** Releases the buffer; only once the loop that used it has stopped. */
+    void close() {
+        nbuf.unmap();
     }
 }

@@ -88,6 +88,10 @@ public final class LibC {
 
     public static native int close(int fd);
 
+    public static native long mmap(long addr, long length, int prot, int flags, int fd, long offset);
+
+    public static native int munmap(long addr, long length);
+
     public static native long read(int fd, long buf, long count);
 
     public static native long write(int fd, long buf, long count);

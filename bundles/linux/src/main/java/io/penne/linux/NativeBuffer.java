@@ -51,6 +51,26 @@ public final class NativeBuffer {
         this.address = addressOf(buf);
     }
 
+    /**
+     * Maps {@code size} bytes of anonymous memory, zero as far as the program
+     * can tell, but costing resident memory only for the pages actually
+     * written. For large packet buffers: {@link #allocate} zero-fills and so
+     * touches every page up front. Release with {@link #unmap}; the buffer
+     * must not be used afterwards. Setup path; throws {@link SysException}.
+     */
+    public static NativeBuffer mapAnonymous(int size) {
+        if (size <= 0)
+            throw new IllegalArgumentException("size " + size);
+        long a = Sys.check(Sys.mmapAnonymous(size), "mmap");
+        ByteBuffer b = new com.sun.jna.Pointer(a).getByteBuffer(0, size).order(ByteOrder.nativeOrder());
+        return new NativeBuffer(b);
+    }
+
+    /** Unmaps a buffer made by {@link #mapAnonymous}. */
+    public void unmap() {
+        Sys.munmap(address, size);
+    }
+
     /** Allocates {@code size} bytes of zeroed native memory (setup path: allocates). */
     public static NativeBuffer allocate(int size) {
         if (size <= 0)

@@ -162,6 +162,21 @@ public final class Sys {
 
     // -- file descriptors --
 
+    public static final int PROT_READ = 1;
+    public static final int PROT_WRITE = 2;
+    public static final int MAP_PRIVATE = 0x02;
+    public static final int MAP_ANONYMOUS = 0x20;
+
+    /** Maps {@code length} bytes of anonymous private memory: the address, or -errno. Setup path. */
+    public static long mmapAnonymous(long length) {
+        long a = LibC.mmap(0, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return a == -1 ? -lastErrno() : a;
+    }
+
+    public static int munmap(long addr, long length) {
+        return rc(LibC.munmap(addr, length));
+    }
+
     public static int close(int fd) {
         return rc(LibC.close(fd));
     }
