@@ -56,6 +56,14 @@ public final class Sockets {
     public static final int SO_SNDLOWAT = 19;
     public static final int SO_BINDTODEVICE = 25;
     public static final int SO_PEEK_OFF = 42;
+    /** {@code SO_MEMINFO}: nine u32 {@code SK_MEMINFO_*} values (sndbuf at index 3, wmem_queued at 5). */
+    public static final int SO_MEMINFO = 55;
+    /** Index of {@code SK_MEMINFO_SNDBUF} in the {@link #SO_MEMINFO} array. */
+    public static final int SK_MEMINFO_SNDBUF = 3;
+    /** Index of {@code SK_MEMINFO_WMEM_QUEUED} in the {@link #SO_MEMINFO} array. */
+    public static final int SK_MEMINFO_WMEM_QUEUED = 5;
+    /** ioctl: bytes in a TCP socket's send queue, unsent plus unacknowledged ({@code TIOCOUTQ}). */
+    public static final long SIOCOUTQ = 0x5411L;
 
     public static final int TCP_NODELAY = 1;
     public static final int TCP_MAXSEG = 2;

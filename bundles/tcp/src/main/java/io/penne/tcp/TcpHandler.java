@@ -1,0 +1,1117 @@
+package io.penne.tcp;
+
+import io.penne.api.Counters;
+import io.penne.api.EpollRef;
+import io.penne.api.EventLoop;
+import io.penne.api.GuestDevice;
+import io.penne.api.Instance;
+import io.penne.api.PacketBatch;
+import io.penne.api.ProtocolHandler;
+import io.penne.api.flow.Flow;
+import io.penne.api.flow.FlowSide;
+import io.penne.api.flow.FlowState;
+import io.penne.api.flow.FlowTable;
+import io.penne.api.flow.FlowType;
+import io.penne.api.flow.InetAddr;
+import io.penne.api.flow.Pif;
+import io.penne.api.flow.TcpConn;
+import io.penne.linux.Errno;
+import io.penne.linux.KernelFeatures;
+import io.penne.linux.NativeBuffer;
+import io.penne.linux.Sockets;
+import io.penne.linux.Sys;
+import java.nio.ByteBuffer;
+import java.security.SecureRandom;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.osgi.service.component.annotations.Component;
+
+import static io.penne.api.flow.TcpConn.*;
+import static io.penne.tcp.TcpFrames.ACK;
+import static io.penne.tcp.TcpFrames.FIN;
+import static io.penne.tcp.TcpFrames.PSH;
+import static io.penne.tcp.TcpFrames.RST;
+import static io.penne.tcp.TcpFrames.SYN;
+
+/**
+ * TCP from the guest to the host: the guest's segments are mapped onto
+ * ordinary host sockets, with no TCP stack in between (passt's tcp.c).
+ *
+ * <p><b>Theory of operation.</b> The guest's kernel and the host's kernel do
+ * TCP; penne translates between them and mirrors one side's state into the
+ * other, so that each sees a well-behaved peer:
+ * <ul>
+ * <li><i>Handshake.</i> A SYN from the guest allocates a flow (TAP side:
+ * guest address and port to the destination it asked for; HOST side: what
+ * the socket connects to) and starts a non-blocking {@code connect()}. A
+ * destination equal to the guest's gateway means the host itself and is
+ * connected to loopback (pasta's default {@code --map-host-loopback}). Only
+ * when the host socket is connected does the guest get its SYN, ACK, with
+ * an MSS from our MTU and a window scale; a refused connection becomes a RST
+ * to the guest, so the guest's {@code connect()} fails just as fast as a
+ * local one.</li>
+ * <li><i>Guest to host.</i> Payload goes straight from the receive batch to
+ * {@code send()}. Only what the socket took is acknowledged; the window we
+ * advertise is the room left in the socket's send buffer (from
+ * {@code SO_MEMINFO} and {@code SIOCOUTQ}, as passt's
+ * {@code tcp_wnd_from_sndbuf}), so a well-behaved guest does not send what
+ * cannot be written. If it does anyway (the estimate is approximate), the
+ * rest is not acknowledged, the ACK is duplicated so the guest retransmits
+ * promptly, and {@code EPOLLOUT} brings a window update once the socket
+ * drains.</li>
+ * <li><i>Host to guest.</i> Data stays in the socket until the guest
+ * acknowledges it: it is read with {@code MSG_PEEK} (from
+ * {@code SO_PEEK_OFF}, so that only new bytes are copied, when the kernel
+ * has it; otherwise already-sent bytes are peeked into a discard buffer)
+ * straight into frames reserved in the guest device's transmit buffer,
+ * in segments of min(MSS, window left). A guest ACK then drops the acked
+ * bytes from the socket with {@code recv(MSG_TRUNC)}. Retransmitting is
+ * peeking again from the acked offset. Sockets are edge-triggered once
+ * established: acknowledged-but-unsent data would otherwise keep
+ * {@code EPOLLIN} ready forever.</li>
+ * <li><i>Close.</i> A FIN from the guest is {@code shutdown(SHUT_WR)}; end
+ * of stream on the socket is a FIN to the guest once every byte before it
+ * was sent. A RST from the guest closes the socket with {@code SO_LINGER}
+ * 0 (a RST to the host peer); a socket error is a RST to the guest. The
+ * flow is freed by the deferred scan once both directions are closed or
+ * after a reset.</li>
+ * </ul>
+ *
+ * <p>The handler keeps no per-flow state: everything is in the flow's
+ * {@link TcpConn}, so a replacement handler adopts open connections. What it
+ * keeps per instance is derived (counter ids, scratch buffers, configuration
+ * parsed once) and rebuilt by {@link #attach}.
+ *
+ * <p><b>Gaps against passt</b> (documented in the bundle's README): one
+ * retransmission timer tick per second from the instance's flow timer,
+ * instead of a per-connection timerfd with RTT-based timeouts and
+ * exponential backoff; no out-of-order queueing within a batch (out of order
+ * segments are dropped with a duplicate ACK); no ACKing only what the peer
+ * acked ({@code tcpi_bytes_acked}); no inbound connections (port
+ * forwarding), no keepalives, no inactivity timeout, no socket pools.
+ */
+@Component(service = ProtocolHandler.class)
+public final class TcpHandler implements ProtocolHandler {
+    static final String EVENT_SOCK = "tcp.sock";
+    static final String EVENT_TIMER = "tcp.timer";
+    /** Delay of a window re-check for flows whose advertised window is limited by the socket buffer. */
+    static final long WND_WATCH_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
+    /** Re-checks without a window update before a flow leaves the watch list. */
+    static final int WND_WATCH_MAX = 50;
+    /** Largest window we advertise to the guest, bytes. */
+    static final int MAX_WINDOW = 8 << 20;
+    /** Window scale we announce when the guest offers scaling (MAX_WINDOW >> 8 fits in 16 bits). */
+    static final int WS_TO_TAP = 8;
+    /** Largest window of the guest we use when peeking without SO_PEEK_OFF: the discard buffer size. */
+    static final int DISCARD_SIZE = 4 << 20;
+    /** Initial window to the guest before the socket tells us better (passt's WINDOW_DEFAULT). */
+    static final int WINDOW_DEFAULT = 14600;
+    /** MSS assumed when the guest's SYN has none (RFC 1122). */
+    static final int MSS_DEFAULT = 536;
+    /** Retransmission timeout, checked on the instance's one-second flow timer. */
+    static final long RTO_NANOS = TimeUnit.MILLISECONDS.toNanos(1000);
+    /** Timeouts without progress before the connection is reset. */
+    static final int MAX_RETRIES = 8;
+    /** Duplicate ACKs from the guest that trigger a fast retransmission. */
+    static final int DUP_ACK_THRESHOLD = 2;
+
+    private final Map<Instance, Ctx> contexts = new ConcurrentHashMap<>();
+
+    @Override
+    public String name() {
+        return "tcp";
+    }
+
+    @Override
+    public Set<String> eventTypes() {
+        return Set.of(EVENT_SOCK, EVENT_TIMER);
+    }
+
+    @Override
+    public Set<FlowType> flowTypes() {
+        return Set.of(FlowType.TCP);
+    }
+
+    @Override
+    public int[] packetTypes() {
+        return new int[] {6};
+    }
+
+    @Override
+    public void attach(Instance instance, boolean adopting) {
+        Ctx c = new Ctx(instance);
+        // The window timer is ours alone (closed in detach), so even when adopting it is created anew.
+        c.timer = io.penne.linux.TimerFd.create();
+        int type = instance.eventType(EVENT_TIMER);
+        Sys.check(instance.loop().register(c.timer.fd(), EventLoop.EPOLLIN, EpollRef.of(type, c.timer.fd(), 0)),
+            "register the TCP window timer");
+        contexts.put(instance, c);
+    }
+
+    @Override
+    public void detach(Instance instance) {
+        Ctx c = contexts.remove(instance);
+        if (c != null && c.timer != null) {
+            instance.loop().unregister(c.timer.fd());
+            c.timer.close();
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Guest segments
+    // ------------------------------------------------------------------
+
+    @Override
+    public void packets(Instance instance, PacketBatch batch) {
+        Ctx c = contexts.get(instance);
+        GuestDevice dev = instance.device();
+        if (c == null || dev == null)
+            return;
+        ByteBuffer b = batch.buffer();
+        long base = c.rxAddress(b);
+        FlowTable flows = instance.flows();
+        c.touchedCount = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            int l4 = batch.l4Offset(i);
+            int l4len = batch.l4Length(i);
+            int doff = ((b.get(l4 + 12) & 0xff) >>> 4) * 4;
+            int tflags = b.get(l4 + 13) & 0x3f;
+            int sport = b.getShort(l4) & 0xffff;
+            int dport = b.getShort(l4 + 2) & 0xffff;
+            long sHi = batch.srcHi(i), sLo = batch.srcLo(i), dHi = batch.dstHi(i), dLo = batch.dstLo(i);
+            int sidx = flows.lookup(6, Pif.TAP, sHi, sLo, sport, dHi, dLo, dport);
+            if (sidx < 0) {
+                if ((tflags & (SYN | ACK | RST | FIN)) == SYN)
+                    connFromTap(c, instance, batch, i, l4, doff, sHi, sLo, sport, dHi, dLo, dport);
+                else if ((tflags & RST) == 0) {
+                    c.inc(c.cNoFlow);
+                    rstNoConn(c, dev, batch, i, l4, l4len - doff, tflags);
+                } else
+                    c.inc(c.cRstNoFlow);
+                continue;
+            }
+            Flow f = flows.get(Flow.sidxFlow(sidx));
+            if (!(f.data() instanceof TcpConn conn))
+                continue;
+            segment(c, instance, dev, f, conn, b, base, l4, doff, l4len - doff, tflags);
+            if ((conn.flags & IN_BATCH) == 0 && c.touchedCount < c.touched.length) {
+                conn.flags |= IN_BATCH;
+                c.touched[c.touchedCount++] = f.index();
+            }
+        }
+        for (int k = 0; k < c.touchedCount; k++) {
+            Flow f = flows.get(c.touched[k]);
+            if (f.data() instanceof TcpConn conn) {
+                conn.flags &= ~IN_BATCH;
+                endOfBatch(c, instance, dev, f, conn);
+            }
+        }
+        c.touchedCount = 0;
+    }
+
+    /** One segment of an existing flow. */
+    private void segment(Ctx c, Instance inst, GuestDevice dev, Flow f, TcpConn conn, ByteBuffer b, long base,
+                         int l4, int doff, int plen, int tflags) {
+        if (conn.has(CLOSED))
+            return;
+        int seq = b.getInt(l4 + 4);
+        int ack = b.getInt(l4 + 8);
+        int wnd = b.getShort(l4 + 14) & 0xffff;
+
+        if ((tflags & RST) != 0) {
+            c.inc(c.cRstFromTap);
+            sockRst(c, inst, conn);
+            return;
+        }
+        if ((tflags & SYN) != 0) {
+            if (!conn.has(ESTABLISHED) && (tflags & ACK) == 0 && seq == conn.seqInitFromTap) {
+                // The guest retransmitted its SYN: answer again if we already did.
+                c.inc(c.cDupSyn);
+                if (conn.has(TAP_SYN_ACK_SENT))
+                    sendSynAck(c, dev, f, conn);
+            } else {
+                c.inc(c.cBadSyn);
+                conn.flags |= ACK_TO_TAP_DUE; // challenge ACK (RFC 5961 3.2)
+            }
+            return;
+        }
+        if (!conn.has(ESTABLISHED)) {
+            if (!conn.has(TAP_SYN_ACK_SENT) || (tflags & ACK) == 0) {
+                c.inc(c.cEarly);
+                return;
+            }
+            if (ack != conn.seqInitToTap + 1) {
+                c.inc(c.cBadAck);
+                return;
+            }
+            established(c, inst, f, conn);
+        }
+
+        if ((tflags & ACK) != 0)
+            ackFromTap(c, inst, conn, ack, wnd, plen == 0 && (tflags & FIN) == 0);
+
+        boolean complete = true;
+        if (plen > 0)
+            complete = dataFromTap(c, inst, f, conn, base + l4 + doff, seq, plen);
+        if (conn.has(CLOSED))
+            return;
+        if ((tflags & FIN) != 0 && complete) {
+            if (seq + plen == conn.seqFromTap && !conn.has(TAP_FIN_RCVD)) {
+                conn.seqFromTap++;
+                conn.events |= TAP_FIN_RCVD;
+                if (Sys.shutdown(conn.sock, Sockets.SHUT_WR) == 0)
+                    conn.events |= SOCK_FIN_SENT;
+                conn.flags |= ACK_TO_TAP_DUE;
+            } else if (conn.has(TAP_FIN_RCVD)) {
+                conn.flags |= ACK_TO_TAP_DUE; // retransmitted FIN: our ACK was lost
+            }
+        }
+    }
+
+    /** ACK number and window from the guest. */
+    private void ackFromTap(Ctx c, Instance inst, TcpConn conn, int ack, int wnd, boolean pureAck) {
+        int wndBytes = (int) Math.min((long) wnd << conn.wsFromTap, Integer.MAX_VALUE);
+        if (seqLt(conn.seqToTap, ack)) {
+            c.inc(c.cBadAck); // acknowledges what we never sent
+            return;
+        }
+        if (seqLt(conn.seqAckFromTap, ack)) {
+            int dataEnd = conn.has(TAP_FIN_SENT) ? conn.seqToTap - 1 : conn.seqToTap;
+            int consume = (seqLt(dataEnd, ack) ? dataEnd : ack) - conn.seqAckFromTap;
+            if (consume > 0) {
+                long r = Sys.recv(conn.sock, 0L, consume, Sockets.MSG_TRUNC | Sockets.MSG_DONTWAIT);
+                if (r < 0) {
+                    c.inc(c.cSockErrors);
+                    return; // pretend there was no ACK; try again with the next one
+                }
+            }
+            conn.seqAckFromTap = ack;
+            conn.dupAcks = 0;
+            conn.retries = 0;
+            conn.ackProgressNanos = inst.loop().now();
+            if (ack == conn.seqToTap) {
+                conn.flags &= ~ACK_FROM_TAP_DUE;
+                if (conn.has(TAP_FIN_SENT))
+                    conn.events |= TAP_FIN_ACKED;
+            }
+        } else if (pureAck && ack == conn.seqAckFromTap && ack != conn.seqToTap && wndBytes == conn.wndFromTap) {
+            if (++conn.dupAcks == DUP_ACK_THRESHOLD) {
+                c.inc(c.cFastRetransmit);
+                rewind(c, conn);
+                conn.flags |= STALLED; // send again at the end of the batch
+            }
+        }
+        if (wndBytes != conn.wndFromTap) {
+            if (wndBytes > conn.wndFromTap)
+                conn.flags |= STALLED; // more room: try sending at the end of the batch
+            conn.wndFromTap = wndBytes;
+        }
+    }
+
+    /**
+     * Payload from the guest to the socket.
+     *
+     * @return whether all of it was accepted (so a FIN on the same segment counts)
+     */
+    private boolean dataFromTap(Ctx c, Instance inst, Flow f, TcpConn conn, long addr, int seq, int plen) {
+        int skip = conn.seqFromTap - seq;
+        if (skip < 0) {
+            c.inc(c.cOutOfOrder);
+            conn.flags |= ACK_TO_TAP_DUE | DUP_ACK;
+            return false;
+        }
+        conn.flags |= ACK_TO_TAP_DUE;
+        if (skip >= plen)
+            return true; // all of it seen before: re-ACK
+        if (conn.has(TAP_FIN_RCVD)) {
+            c.inc(c.cAfterFin);
+            return false;
+        }
+        int len = plen - skip;
+        long n = Sys.send(conn.sock, addr + skip, len, Sockets.MSG_DONTWAIT | Sockets.MSG_NOSIGNAL);
+        if (n == -Errno.EINTR)
+            n = Sys.send(conn.sock, addr + skip, len, Sockets.MSG_DONTWAIT | Sockets.MSG_NOSIGNAL);
+        if (n == -Errno.EAGAIN)
+            n = 0;
+        if (n < 0) {
+            c.inc(c.cSockErrors);
+            tapRst(c, inst.device(), inst, f, conn);
+            return false;
+        }
+        conn.seqFromTap += (int) n;
+        conn.bytesFromTap += n;
+        if (n < len) {
+            // The socket is full: what it did not take stays unacknowledged.
+            c.inc(c.cPartialSend);
+            conn.flags |= SNDBUF_FULL | DUP_ACK;
+            updateEpoll(c, inst, f, conn);
+            return false;
+        }
+        return true;
+    }
+
+    /** After all segments of a batch: owed ACKs, and sending where the guest's window opened. */
+    private void endOfBatch(Ctx c, Instance inst, GuestDevice dev, Flow f, TcpConn conn) {
+        if (conn.has(CLOSED))
+            return;
+        if ((conn.flags & ACK_TO_TAP_DUE) != 0 || conn.seqAckToTap != conn.seqFromTap)
+            sendAck(c, inst, dev, f, conn);
+        if ((conn.flags & STALLED) != 0 && conn.has(ESTABLISHED))
+            dataFromSock(c, inst, dev, f, conn);
+    }
+
+    // ------------------------------------------------------------------
+    // Connection setup
+    // ------------------------------------------------------------------
+
+    private void connFromTap(Ctx c, Instance inst, PacketBatch batch, int i, int l4, int doff,
+                             long sHi, long sLo, int sport, long dHi, long dLo, int dport) {
+        ByteBuffer b = batch.buffer();
+        GuestDevice dev = inst.device();
+        boolean v4 = InetAddr.isV4(sHi, sLo);
+        if (sport == 0 || dport == 0 || !unicast(v4, dHi, dLo) || !unicast(v4, sHi, sLo)) {
+            c.inc(c.cBadDst);
+            return;
+        }
+        // Options of the SYN: MSS and window scale.
+        int mssOpt = -1, wsOpt = -1;
+        int o = l4 + TcpFrames.TCP_HLEN, end = l4 + doff;
+        while (o < end) {
+            int kind = b.get(o) & 0xff;
+            if (kind == TcpFrames.OPT_EOL)
+                break;
+            if (kind == TcpFrames.OPT_NOP) {
+                o++;
+                continue;
+            }
+            if (o + 1 >= end) {
+                c.inc(c.cBadOption);
+                break;
+            }
+            int olen = b.get(o + 1) & 0xff;
+            if (olen < 2 || o + olen > end) {
+                c.inc(c.cBadOption);
+                break;
+            }
+            if (kind == TcpFrames.OPT_MSS && olen == 4)
+                mssOpt = b.getShort(o + 2) & 0xffff;
+            else if (kind == TcpFrames.OPT_WS && olen == 3)
+                wsOpt = b.get(o + 2) & 0xff;
+            o += olen;
+        }
+
+        // Where the socket connects: the gateway address means the host itself.
+        long tHi = dHi, tLo = dLo;
+        if (v4 && c.gw4 && dHi == c.gw4Hi && dLo == c.gw4Lo) {
+            tHi = InetAddr.V4_HI;
+            tLo = InetAddr.v4Lo(Sockets.LOOPBACK4);
+        } else if (!v4 && c.gw6 && dHi == c.gw6Hi && dLo == c.gw6Lo) {
+            tHi = Sockets.LOOPBACK6_HI;
+            tLo = Sockets.LOOPBACK6_LO;
+        }
+
+        int seq = b.getInt(l4 + 4);
+        FlowTable flows = inst.flows();
+        Flow f = flows.alloc();
+        if (f == null) {
+            c.inc(c.cTableFull);
+            rstNoConn(c, dev, batch, i, l4, batch.l4Length(i) - doff, SYN);
+            return;
+        }
+        flows.initiate(f, Pif.TAP, sHi, sLo, sport, dHi, dLo, dport);
+        flows.target(f, Pif.HOST, tHi, tLo, dport, 0, 0, 0);
+        flows.setType(f, FlowType.TCP);
+        TcpConn conn = f.data(TcpConn.class, TcpConn::new, true);
+
+        int s = Sockets.tcp(v4 ? Sockets.AF_INET : Sockets.AF_INET6);
+        if (s < 0 || s > EpollRef.MAX_FD) {
+            if (s >= 0)
+                Sys.close(s);
+            c.inc(c.cSockErrors);
+            flows.cancel(f);
+            rstNoConn(c, dev, batch, i, l4, batch.l4Length(i) - doff, SYN);
+            return;
+        }
+        int r = v4 ? Sockets.connect4(s, InetAddr.v4(tLo), dport, c.scratch)
+            : Sockets.connect6(s, tHi, tLo, dport, c.scratch);
+        if (r < 0 && r != -Errno.EINPROGRESS) {
+            Sys.close(s);
+            c.inc(r == -Errno.ECONNREFUSED ? c.cRefused : c.cSockErrors);
+            flows.cancel(f);
+            rstNoConn(c, dev, batch, i, l4, batch.l4Length(i) - doff, SYN);
+            return;
+        }
+        conn.sock = s;
+        conn.events = TAP_SYN_RCVD;
+        conn.seqInitFromTap = seq;
+        conn.seqFromTap = seq + 1;
+        conn.seqAckToTap = seq + 1;
+        conn.wndFromTap = b.getShort(l4 + 14) & 0xffff; // never scaled in a SYN
+        if (wsOpt >= 0) {
+            conn.flags |= WS_OK;
+            conn.wsFromTap = Math.min(wsOpt, 14);
+            conn.wsToTap = WS_TO_TAP;
+        }
+        int ourMss = dev.maxFrame() - TcpFrames.l3l4Offset(v4) - TcpFrames.TCP_HLEN;
+        conn.mss = Math.min(mssOpt > 0 ? mssOpt : MSS_DEFAULT, ourMss);
+        int isn = c.isn(sHi, sLo, sport, dHi, dLo, dport, inst.loop().now());
+        conn.seqInitToTap = isn;
+        conn.seqToTap = isn;
+        conn.seqAckFromTap = isn;
+        if (c.peekOffset)
+            conn.flags |= PEEK_OFFSET;
+        flows.activate(f);
+        flows.hashInsert(Flow.sidx(f.index(), Flow.INI));
+        conn.epollEvents = EventLoop.EPOLLOUT | EventLoop.EPOLLRDHUP;
+        int rr = inst.loop().register(s, conn.epollEvents, EpollRef.of(c.eventType, s, Flow.sidx(f.index(), Flow.TGT)));
+        if (rr < 0) {
+            c.inc(c.cSockErrors);
+            conn.epollEvents = 0;
+            tapRst(c, dev, inst, f, conn);
+            return;
+        }
+        c.inc(c.cOpened);
+        if (r == 0)
+            connected(c, inst, dev, f, conn);
+    }
+
+    /** The host socket is connected: answer the guest's SYN. */
+    private void connected(Ctx c, Instance inst, GuestDevice dev, Flow f, TcpConn conn) {
+        conn.events |= TAP_SYN_ACK_SENT;
+        conn.wndToTap = Math.max(windowToTap(c, conn), WINDOW_DEFAULT);
+        sendSynAck(c, dev, f, conn);
+        conn.seqToTap = conn.seqInitToTap + 1;
+        conn.ackProgressNanos = inst.loop().now();
+        conn.flags |= ACK_FROM_TAP_DUE;
+        updateEpoll(c, inst, f, conn);
+    }
+
+    /** The guest acknowledged our SYN, ACK. */
+    private void established(Ctx c, Instance inst, Flow f, TcpConn conn) {
+        conn.events |= ESTABLISHED;
+        conn.seqAckFromTap = conn.seqInitToTap + 1;
+        conn.flags &= ~ACK_FROM_TAP_DUE;
+        conn.retries = 0;
+        if ((conn.flags & PEEK_OFFSET) != 0 && Sockets.setPeekOffset(conn.sock, 0, c.scratch) < 0)
+            conn.flags &= ~PEEK_OFFSET;
+        conn.flags |= STALLED; // the host may have sent data already: look at the end of the batch
+        updateEpoll(c, inst, f, conn);
+    }
+
+    // ------------------------------------------------------------------
+    // Socket events
+    // ------------------------------------------------------------------
+
+    @Override
+    public void event(Instance instance, int eventType, long ref, int events) {
+        Ctx c = contexts.get(instance);
+        if (c == null)
+            return;
+        if (eventType == c.timerType) {
+            c.timer.expirations();
+            windowWatch(c, instance);
+            return;
+        }
+        int sidx = EpollRef.payload(ref);
+        Flow f = instance.flows().get(Flow.sidxFlow(sidx));
+        if (f == null || f.state() != FlowState.ACTIVE || f.type() != FlowType.TCP
+            || !(f.data() instanceof TcpConn conn) || conn.sock != EpollRef.fd(ref)) {
+            c.inc(c.cStale);
+            return;
+        }
+        if (conn.has(CLOSED))
+            return;
+        GuestDevice dev = instance.device();
+        if (dev == null)
+            return;
+        if (!conn.has(TAP_SYN_ACK_SENT)) {
+            int err = Sockets.soError(conn.sock, c.scratch);
+            if (err != 0 || (events & (EventLoop.EPOLLERR | EventLoop.EPOLLHUP)) != 0) {
+                c.inc(err == Errno.ECONNREFUSED ? c.cRefused : c.cConnectFailed);
+                tapRst(c, dev, instance, f, conn);
+                return;
+            }
+            if ((events & EventLoop.EPOLLOUT) != 0)
+                connected(c, instance, dev, f, conn);
+            return;
+        }
+        if ((events & EventLoop.EPOLLERR) != 0) {
+            int err = Sockets.soError(conn.sock, c.scratch);
+            if (err != 0) {
+                c.inc(c.cSockErrors);
+                tapRst(c, dev, instance, f, conn);
+                return;
+            }
+        }
+        if ((events & (EventLoop.EPOLLRDHUP | EventLoop.EPOLLHUP)) != 0)
+            conn.events |= SOCK_FIN_RCVD;
+        if (!conn.has(ESTABLISHED))
+            return; // data waits in the socket until the handshake with the guest completes
+        if ((events & EventLoop.EPOLLOUT) != 0 && (conn.flags & SNDBUF_FULL) != 0 && windowToTap(c, conn) > 0) {
+            conn.flags &= ~SNDBUF_FULL;
+            updateEpoll(c, instance, f, conn);
+            sendAck(c, instance, dev, f, conn); // window update: the guest may retransmit what we refused
+        }
+        if ((events & (EventLoop.EPOLLIN | EventLoop.EPOLLRDHUP | EventLoop.EPOLLHUP)) != 0)
+            dataFromSock(c, instance, dev, f, conn);
+    }
+
+    /**
+     * Sends socket data the guest has not seen, within its window, and a FIN
+     * at end of stream.
+     */
+    private void dataFromSock(Ctx c, Instance inst, GuestDevice dev, Flow f, TcpConn conn) {
+        conn.flags &= ~STALLED;
+        if (!conn.has(ESTABLISHED) || conn.has(TAP_FIN_SENT) || conn.has(CLOSED))
+            return;
+        if (seqLt(conn.seqToTap, conn.seqAckFromTap)) {
+            conn.seqToTap = conn.seqAckFromTap;
+            setPeekOffset(c, conn, 0);
+        }
+        FlowSide tap = f.side(Flow.INI);
+        boolean v4 = tap.isV4();
+        int hlen = TcpFrames.l3l4Offset(v4) + TcpFrames.TCP_HLEN;
+        long wnd = conn.wndFromTap & 0xffff_ffffL;
+        boolean peekOff = (conn.flags & PEEK_OFFSET) != 0;
+        if (!peekOff)
+            wnd = Math.min(wnd, DISCARD_SIZE);
+        ByteBuffer tx = dev.buffer();
+        long txBase = c.txAddress(tx);
+        long guestMac = dev.guestMac(), ourMac = dev.ourMac();
+        while (true) {
+            int sent = conn.seqToTap - conn.seqAckFromTap;
+            long room = wnd - sent;
+            if (room <= 0) {
+                conn.flags |= STALLED;
+                break;
+            }
+            int seg = (int) Math.min(conn.mss, room);
+            int off = dev.reserve(hlen + seg);
+            if (off < 0)
+                break;
+            long n = peek(c, conn, txBase + off + hlen, seg, sent, peekOff);
+            if (n == -Errno.EAGAIN)
+                break;
+            if (n < 0) {
+                c.inc(c.cSockErrors);
+                tapRst(c, dev, inst, f, conn);
+                return;
+            }
+            boolean retransmit = seqLt(conn.seqToTap, conn.seqMaxToTap);
+            if (n == 0) {
+                // End of stream with every byte before it sent: FIN.
+                conn.events |= SOCK_FIN_RCVD | TAP_FIN_SENT;
+                int len = TcpFrames.headers(tx, off, guestMac, ourMac, v4, tap.oaddrHi(), tap.oaddrLo(),
+                    tap.eaddrHi(), tap.eaddrLo(), tap.oport(), tap.eport(), conn.seqToTap, conn.seqFromTap,
+                    FIN | ACK, scaledWindow(conn), 0, 0);
+                TcpFrames.checksums(tx, off, len, v4);
+                dev.send(off, len);
+                conn.seqAckToTap = conn.seqFromTap;
+                conn.seqToTap++;
+                conn.flags |= ACK_FROM_TAP_DUE;
+                conn.flags &= ~ACK_TO_TAP_DUE;
+                break;
+            }
+            int len = TcpFrames.headers(tx, off, guestMac, ourMac, v4, tap.oaddrHi(), tap.oaddrLo(),
+                tap.eaddrHi(), tap.eaddrLo(), tap.oport(), tap.eport(), conn.seqToTap, conn.seqFromTap,
+                n < seg ? ACK | PSH : ACK, scaledWindow(conn), 0, (int) n);
+            TcpFrames.checksums(tx, off, len, v4);
+            dev.send(off, len);
+            if (retransmit)
+                conn.bytesRetransmitted += n;
+            else
+                conn.bytesToTap += n;
+            if ((conn.flags & ACK_FROM_TAP_DUE) == 0)
+                conn.ackProgressNanos = inst.loop().now();
+            conn.seqToTap += (int) n;
+            conn.seqAckToTap = conn.seqFromTap;
+            conn.flags |= ACK_FROM_TAP_DUE;
+            conn.flags &= ~ACK_TO_TAP_DUE;
+            if (seqLt(conn.seqMaxToTap, conn.seqToTap))
+                conn.seqMaxToTap = conn.seqToTap;
+            if (n < seg && (conn.events & SOCK_FIN_RCVD) == 0)
+                break; // drained; the next data is a new edge
+        }
+    }
+
+    /** Peeks up to {@code len} new bytes into {@code addr}; {@code sent} bytes from the head were sent already. */
+    private long peek(Ctx c, TcpConn conn, long addr, int len, int sent, boolean peekOff) {
+        int flags = Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT;
+        if (peekOff)
+            return Sys.recv(conn.sock, addr, len, flags);
+        NativeBuffer m = c.msg;
+        long discard = c.discard().address();
+        m.putIovec(Ctx.IOV_OFF, discard, sent).putIovec(Ctx.IOV_OFF + 16, addr, len);
+        m.putLong(0, 0).putLong(8, 0).putLong(16, m.address() + Ctx.IOV_OFF).putLong(24, sent == 0 ? 1 : 2)
+            .putLong(32, 0).putLong(40, 0).putLong(48, 0);
+        if (sent == 0)
+            m.putIovec(Ctx.IOV_OFF, addr, len);
+        long r = Sys.recvmsg(conn.sock, m.address(), flags);
+        m.keepAlive();
+        if (r <= 0 || sent == 0)
+            return r;
+        if (r < sent)
+            return -Errno.EIO; // data we sent vanished from the socket
+        return r - sent == 0 && (conn.events & SOCK_FIN_RCVD) == 0 ? -Errno.EAGAIN : r - sent;
+    }
+
+    private void setPeekOffset(Ctx c, TcpConn conn, int off) {
+        if ((conn.flags & PEEK_OFFSET) != 0 && Sockets.setPeekOffset(conn.sock, off, c.scratch) < 0)
+            conn.flags &= ~PEEK_OFFSET;
+    }
+
+    /** Go back to the last byte the guest acknowledged: the next send repeats everything after it. */
+    private void rewind(Ctx c, TcpConn conn) {
+        if (conn.has(TAP_FIN_SENT) && !conn.has(TAP_FIN_ACKED))
+            conn.events &= ~TAP_FIN_SENT;
+        int dataAcked = conn.seqAckFromTap;
+        conn.seqToTap = dataAcked;
+        setPeekOffset(c, conn, 0);
+    }
+
+    // ------------------------------------------------------------------
+    // Flags to the guest
+    // ------------------------------------------------------------------
+
+    private void sendSynAck(Ctx c, GuestDevice dev, Flow f, TcpConn conn) {
+        FlowSide tap = f.side(Flow.INI);
+        boolean v4 = tap.isV4();
+        int optLen = (conn.flags & WS_OK) != 0 ? 8 : 4;
+        int hlen = TcpFrames.l3l4Offset(v4) + TcpFrames.TCP_HLEN + optLen;
+        int off = dev.reserve(hlen);
+        if (off < 0)
+            return;
+        ByteBuffer tx = dev.buffer();
+        int len = TcpFrames.headers(tx, off, dev.guestMac(), dev.ourMac(), v4, tap.oaddrHi(), tap.oaddrLo(),
+            tap.eaddrHi(), tap.eaddrLo(), tap.oport(), tap.eport(), conn.seqInitToTap, conn.seqFromTap,
+            SYN | ACK, Math.min(conn.wndToTap, 0xffff), optLen, 0);
+        int o = off + hlen - optLen;
+        int ourMss = dev.maxFrame() - TcpFrames.l3l4Offset(v4) - TcpFrames.TCP_HLEN;
+        tx.put(o, (byte) TcpFrames.OPT_MSS).put(o + 1, (byte) 4).putShort(o + 2, (short) Math.min(ourMss, 0xffff));
+        if ((conn.flags & WS_OK) != 0)
+            tx.put(o + 4, (byte) TcpFrames.OPT_NOP).put(o + 5, (byte) TcpFrames.OPT_WS).put(o + 6, (byte) 3)
+                .put(o + 7, (byte) conn.wsToTap);
+        TcpFrames.checksums(tx, off, len, v4);
+        dev.send(off, len);
+        conn.seqAckToTap = conn.seqFromTap;
+    }
+
+    /** An ACK with the current sequence, acknowledgement and a fresh window (twice if a duplicate is owed). */
+    private void sendAck(Ctx c, Instance inst, GuestDevice dev, Flow f, TcpConn conn) {
+        if (!conn.has(ESTABLISHED))
+            return;
+        conn.wndToTap = windowToTap(c, conn);
+        if (conn.wndToTap == 0 && (conn.flags & SNDBUF_FULL) == 0) {
+            conn.flags |= SNDBUF_FULL;
+            updateEpoll(c, inst, f, conn);
+        }
+        if (conn.wndToTap < MAX_WINDOW / 2 && !conn.has(TAP_FIN_RCVD))
+            watch(c, inst, f, conn);
+        int copies = (conn.flags & DUP_ACK) != 0 ? 2 : 1;
+        conn.flags &= ~(ACK_TO_TAP_DUE | DUP_ACK);
+        conn.seqAckToTap = conn.seqFromTap;
+        for (int k = 0; k < copies; k++)
+            sendFlags(dev, f, conn, ACK, conn.seqToTap, conn.seqAckToTap);
+    }
+
+    private void sendFlags(GuestDevice dev, Flow f, TcpConn conn, int flags, int seq, int ack) {
+        FlowSide tap = f.side(Flow.INI);
+        boolean v4 = tap.isV4();
+        int hlen = TcpFrames.l3l4Offset(v4) + TcpFrames.TCP_HLEN;
+        int off = dev.reserve(hlen);
+        if (off < 0)
+            return;
+        ByteBuffer tx = dev.buffer();
+        int len = TcpFrames.headers(tx, off, dev.guestMac(), dev.ourMac(), v4, tap.oaddrHi(), tap.oaddrLo(),
+            tap.eaddrHi(), tap.eaddrLo(), tap.oport(), tap.eport(), seq, ack, flags, scaledWindow(conn), 0, 0);
+        TcpFrames.checksums(tx, off, len, v4);
+        dev.send(off, len);
+    }
+
+    private static int scaledWindow(TcpConn conn) {
+        return Math.min(conn.wndToTap >>> conn.wsToTap, 0xffff);
+    }
+
+    /**
+     * RST for a segment that matches no flow (RFC 9293 3.10.7.1): with an
+     * ACK, the RST takes its sequence from it; without, it acknowledges the
+     * segment.
+     */
+    private void rstNoConn(Ctx c, GuestDevice dev, PacketBatch batch, int i, int l4, int plen, int tflags) {
+        if (dev == null)
+            return;
+        ByteBuffer b = batch.buffer();
+        boolean v4 = batch.ipVersion(i) == 4;
+        int hlen = TcpFrames.l3l4Offset(v4) + TcpFrames.TCP_HLEN;
+        int off = dev.reserve(hlen);
+        if (off < 0)
+            return;
+        int seq = b.getInt(l4 + 4);
+        int ack = b.getInt(l4 + 8);
+        int fo = batch.frameOffset(i);
+        long srcMac = ((long) (b.getShort(fo + 6) & 0xffff) << 32) | (b.getInt(fo + 8) & 0xffff_ffffL);
+        int rseq, rack, rflags;
+        if ((tflags & ACK) != 0) {
+            rseq = ack;
+            rack = 0;
+            rflags = RST;
+        } else {
+            rseq = 0;
+            rack = seq + plen + ((tflags & SYN) != 0 ? 1 : 0) + ((tflags & FIN) != 0 ? 1 : 0);
+            rflags = RST | ACK;
+        }
+        ByteBuffer tx = dev.buffer();
+        int len = TcpFrames.headers(tx, off, srcMac, dev.ourMac(), v4, batch.dstHi(i), batch.dstLo(i),
+            batch.srcHi(i), batch.srcLo(i), b.getShort(l4 + 2) & 0xffff, b.getShort(l4) & 0xffff,
+            rseq, rack, rflags, 0, 0, 0);
+        TcpFrames.checksums(tx, off, len, v4);
+        dev.send(off, len);
+        c.inc(c.cRstToTap);
+    }
+
+    /** Resets the guest's side and closes the socket; the flow is freed at the next deferred scan. */
+    private void tapRst(Ctx c, GuestDevice dev, Instance inst, Flow f, TcpConn conn) {
+        if (conn.has(CLOSED))
+            return;
+        if (dev != null) {
+            int flags = RST | ACK;
+            int seq = conn.has(TAP_SYN_ACK_SENT) ? conn.seqToTap : 0;
+            sendFlags(dev, f, conn, flags, seq, conn.seqFromTap);
+            c.inc(c.cRstToTap);
+        }
+        closeSocket(c, inst, conn, true);
+        conn.events |= CLOSED;
+    }
+
+    /** The guest reset the connection: reset the host peer too (SO_LINGER 0, close). */
+    private void sockRst(Ctx c, Instance inst, TcpConn conn) {
+        closeSocket(c, inst, conn, true);
+        conn.events |= CLOSED;
+    }
+
+    private void closeSocket(Ctx c, Instance inst, TcpConn conn, boolean reset) {
+        if (conn.sock < 0)
+            return;
+        if (conn.epollEvents != 0)
+            inst.loop().unregister(conn.sock);
+        if (reset)
+            Sockets.setLinger(conn.sock, true, 0, c.scratch);
+        Sys.close(conn.sock);
+        conn.sock = -1;
+        conn.epollEvents = 0;
+    }
+
+    // ------------------------------------------------------------------
+    // Window and epoll bookkeeping
+    // ------------------------------------------------------------------
+
+    /**
+     * Room in the socket's send buffer, as a window for the guest (passt's
+     * tcp_wnd_from_sndbuf): send buffer minus what is queued, with queued
+     * bytes' overhead per segment accounted; below one MSS with data
+     * queued it is zero, so the guest does not dribble (silly window).
+     */
+    private int windowToTap(Ctx c, TcpConn conn) {
+        NativeBuffer m = c.scratch;
+        long base = m.address(0, 64);
+        m.putInt(48, 36);
+        int r = Sys.getsockopt(conn.sock, Sockets.SOL_SOCKET, Sockets.SO_MEMINFO, base, base + 48);
+        if (r < 0)
+            return WINDOW_DEFAULT;
+        long sndbuf = m.getInt(Sockets.SK_MEMINFO_SNDBUF * 4) & 0xffff_ffffL;
+        long wmemq = m.getInt(Sockets.SK_MEMINFO_WMEM_QUEUED * 4) & 0xffff_ffffL;
+        long sendq = 0;
+        if (Sys.ioctl(conn.sock, Sockets.SIOCOUTQ, m, 56, 4) == 0)
+            sendq = m.getInt(56) & 0xffff_ffffL;
+        long limit;
+        int mss = Math.max(conn.mss, 1);
+        if (wmemq >= sndbuf)
+            limit = 0;
+        else if (sendq == 0 || wmemq <= sendq)
+            limit = sndbuf - wmemq;
+        else {
+            // Queued memory costs more than its payload: scale the free room by payload / (payload + overhead).
+            long usedSegs = Math.max(sendq / mss, 1);
+            long overhead = (wmemq - sendq) / usedSegs;
+            limit = (sndbuf - wmemq) * mss / (mss + overhead);
+        }
+        return (int) Math.min(limit, MAX_WINDOW);
+    }
+
+    /**
+     * Puts a flow whose window is limited by its socket buffer on the watch
+     * list. The window goes out with each ACK, computed right after the
+     * guest's data was written, when the buffer is at its fullest; as the
+     * host peer reads, room opens up, but nothing would tell the guest until
+     * its next segment, which a window-limited guest does not send. A
+     * shared timerfd re-checks listed flows every {@value #WND_WATCH_NANOS}
+     * ns and sends a window update once the window has grown enough (a
+     * shared form of passt's ACK_TO_TAP_DUE timer).
+     */
+    private void watch(Ctx c, Instance inst, Flow f, TcpConn conn) {
+        conn.wndChecks = 0;
+        if ((conn.flags & WND_WATCH) != 0 || c.watchCount == c.watch.length)
+            return;
+        conn.flags |= WND_WATCH;
+        c.watch[c.watchCount++] = f.index();
+        if (!c.timerArmed && c.timer.oneShot(WND_WATCH_NANOS) == 0)
+            c.timerArmed = true;
+    }
+
+    private void windowWatch(Ctx c, Instance inst) {
+        c.timerArmed = false;
+        int[] list = c.watch;
+        int n = c.watchCount;
+        c.watch = c.watchNext;
+        c.watchNext = list;
+        c.watchCount = 0;
+        GuestDevice dev = inst.device();
+        FlowTable flows = inst.flows();
+        for (int i = 0; i < n; i++) {
+            Flow f = flows.get(list[i]);
+            if (f == null || f.state() != FlowState.ACTIVE || !(f.data() instanceof TcpConn conn))
+                continue;
+            conn.flags &= ~WND_WATCH;
+            if (conn.has(CLOSED) || !conn.has(ESTABLISHED) || conn.sock < 0 || dev == null)
+                continue;
+            int w = windowToTap(c, conn);
+            if (w - conn.wndToTap >= Math.max(conn.mss, conn.wndToTap / 2) || (conn.wndToTap == 0 && w > 0)) {
+                if ((conn.flags & SNDBUF_FULL) != 0) {
+                    conn.flags &= ~SNDBUF_FULL;
+                    updateEpoll(c, inst, f, conn);
+                }
+                sendAck(c, inst, dev, f, conn); // re-watches if still limited
+            } else if (++conn.wndChecks < WND_WATCH_MAX && c.watchCount < c.watch.length) {
+                conn.flags |= WND_WATCH;
+                c.watch[c.watchCount++] = f.index();
+            }
+        }
+        if (c.watchCount > 0 && !c.timerArmed && c.timer.oneShot(WND_WATCH_NANOS) == 0)
+            c.timerArmed = true;
+    }
+
+    private void updateEpoll(Ctx c, Instance inst, Flow f, TcpConn conn) {
+        if (conn.sock < 0)
+            return;
+        int ev;
+        if (!conn.has(TAP_SYN_ACK_SENT))
+            ev = EventLoop.EPOLLOUT | EventLoop.EPOLLRDHUP;
+        else if (!conn.has(ESTABLISHED))
+            ev = EventLoop.EPOLLRDHUP | EventLoop.EPOLLET;
+        else
+            ev = EventLoop.EPOLLIN | EventLoop.EPOLLRDHUP | EventLoop.EPOLLET
+                | ((conn.flags & SNDBUF_FULL) != 0 ? EventLoop.EPOLLOUT : 0);
+        if (ev == conn.epollEvents)
+            return;
+        conn.epollEvents = ev;
+        inst.loop().modify(conn.sock, ev, EpollRef.of(c.eventType, conn.sock, Flow.sidx(f.index(), Flow.TGT)));
+    }
+
+    // ------------------------------------------------------------------
+    // Deferred and timer work
+    // ------------------------------------------------------------------
+
+    @Override
+    public boolean flowDefer(Instance instance, Flow flow, boolean timer, long now) {
+        if (!(flow.data() instanceof TcpConn conn))
+            return true;
+        Ctx c = contexts.get(instance);
+        if (c == null)
+            return false;
+        if (!conn.has(CLOSED) && conn.has(TAP_FIN_ACKED) && conn.has(SOCK_FIN_SENT)) {
+            closeSocket(c, instance, conn, false);
+            conn.events |= CLOSED;
+        }
+        if (conn.has(CLOSED)) {
+            closeSocket(c, instance, conn, true);
+            c.inc(c.cClosed);
+            return true;
+        }
+        if (timer)
+            timer(c, instance, flow, conn, now);
+        return false;
+    }
+
+    /** Once a second: retransmissions, and window updates the socket did not wake us for. */
+    private void timer(Ctx c, Instance inst, Flow f, TcpConn conn, long now) {
+        GuestDevice dev = inst.device();
+        if (dev == null)
+            return;
+        {
+            if (!conn.has(TAP_SYN_ACK_SENT))
+                return; // the kernel times the connect() out
+            if (!conn.has(ESTABLISHED)) {
+                if (now - conn.ackProgressNanos >= RTO_NANOS) {
+                    if (++conn.retries > MAX_RETRIES) {
+                        tapRst(c, dev, inst, f, conn);
+                        return;
+                    }
+                    conn.ackProgressNanos = now;
+                    sendSynAck(c, dev, f, conn);
+                }
+                return;
+            }
+            if (conn.seqToTap != conn.seqAckFromTap && now - conn.ackProgressNanos >= RTO_NANOS) {
+                if (++conn.retries > MAX_RETRIES) {
+                    c.inc(c.cTimeouts);
+                    tapRst(c, dev, inst, f, conn);
+                    return;
+                }
+                c.inc(c.cRetransmitTimeout);
+                conn.ackProgressNanos = now;
+                rewind(c, conn);
+                dataFromSock(c, inst, dev, f, conn);
+            }
+            if (conn.wndToTap == 0 || (conn.flags & SNDBUF_FULL) != 0) {
+                int w = windowToTap(c, conn);
+                if (w > 0) {
+                    conn.flags &= ~SNDBUF_FULL;
+                    updateEpoll(c, inst, f, conn);
+                    sendAck(c, inst, dev, f, conn);
+                }
+            }
+            if ((conn.flags & STALLED) != 0)
+                dataFromSock(c, inst, dev, f, conn);
+        }
+    }
+
+    private static boolean unicast(boolean v4, long hi, long lo) {
+        if (v4) {
+            int a = InetAddr.v4(lo);
+            int top = a >>> 24;
+            return a != 0 && a != -1 && top < 224;
+        }
+        return (hi >>> 56) != 0xff && (hi | lo) != 0;
+    }
+
+    // ------------------------------------------------------------------
+    // Per-instance derived state
+    // ------------------------------------------------------------------
+
+    /**
+     * What the handler derives for one instance: counter ids, its event type
+     * number, scratch memory, the gateway addresses, the ISN secret. Loop
+     * thread only after construction.
+     */
+    static final class Ctx {
+        static final int IOV_OFF = 64;
+        final Counters counters;
+        final int eventType;
+        final NativeBuffer scratch = NativeBuffer.allocate(128);
+        final NativeBuffer msg = NativeBuffer.allocate(128);
+        final boolean peekOffset;
+        final boolean gw4, gw6;
+        final long gw4Hi, gw4Lo, gw6Hi, gw6Lo;
+        final long k0, k1;
+        final int[] touched = new int[1024];
+        int touchedCount;
+        final int timerType;
+        io.penne.linux.TimerFd timer;
+        boolean timerArmed;
+        int[] watch = new int[1024], watchNext = new int[1024];
+        int watchCount;
+        NativeBuffer discard;
+        ByteBuffer rxBuf, txBuf;
+        long rxAddr, txAddr;
+
+        final int cOpened, cRefused, cConnectFailed, cClosed, cRstToTap, cRstFromTap, cNoFlow, cRstNoFlow,
+            cBadSyn, cDupSyn, cBadAck, cBadOption, cBadDst, cEarly, cOutOfOrder, cAfterFin, cPartialSend,
+            cFastRetransmit, cRetransmitTimeout, cTimeouts, cSockErrors, cStale, cTableFull;
+
+        Ctx(Instance inst) {
+            counters = inst.counters();
+            eventType = inst.eventType(EVENT_SOCK);
+            timerType = inst.eventType(EVENT_TIMER);
+            peekOffset = KernelFeatures.probe().has(KernelFeatures.SO_PEEK_OFF);
+            long[] g4 = address(inst, "guest.gateway4");
+            long[] g6 = address(inst, "guest.gateway6");
+            gw4 = g4 != null && InetAddr.isV4(g4[0], g4[1]);
+            gw4Hi = gw4 ? g4[0] : 0;
+            gw4Lo = gw4 ? g4[1] : 0;
+            gw6 = g6 != null && !InetAddr.isV4(g6[0], g6[1]);
+            gw6Hi = gw6 ? g6[0] : 0;
+            gw6Lo = gw6 ? g6[1] : 0;
+            SecureRandom rnd = new SecureRandom();
+            k0 = rnd.nextLong();
+            k1 = rnd.nextLong();
+            cOpened = counters.register("tcp.conn.opened");
+            cRefused = counters.register("tcp.conn.refused");
+            cConnectFailed = counters.register("tcp.conn.connect_failed");
+            cClosed = counters.register("tcp.conn.freed");
+            cRstToTap = counters.register("tcp.rst.to_guest");
+            cRstFromTap = counters.register("tcp.rst.from_guest");
+            cNoFlow = counters.register("tcp.drop.no_flow");
+            cRstNoFlow = counters.register("tcp.drop.rst_no_flow");
+            cBadSyn = counters.register("tcp.drop.syn_in_conn");
+            cDupSyn = counters.register("tcp.dup_syn");
+            cBadAck = counters.register("tcp.drop.bad_ack");
+            cBadOption = counters.register("tcp.bad_option");
+            cBadDst = counters.register("tcp.drop.bad_address");
+            cEarly = counters.register("tcp.drop.before_handshake");
+            cOutOfOrder = counters.register("tcp.drop.out_of_order");
+            cAfterFin = counters.register("tcp.drop.data_after_fin");
+            cPartialSend = counters.register("tcp.partial_send");
+            cFastRetransmit = counters.register("tcp.retransmit.fast");
+            cRetransmitTimeout = counters.register("tcp.retransmit.timeout");
+            cTimeouts = counters.register("tcp.conn.timed_out");
+            cSockErrors = counters.register("tcp.socket_errors");
+            cStale = counters.register("tcp.events.stale");
+            cTableFull = counters.register("tcp.drop.table_full");
+        }
+
+        private static long[] address(Instance inst, String key) {
+            Object v = inst.properties().get(key);
+            if (v == null)
+                return null;
+            try {
+                return InetAddr.parse(v.toString().trim());
+            } catch (IllegalArgumentException e) {
+                return null;
+            }
+        }
+
+        void inc(int id) {
+            counters.inc(id);
+        }
+
+        long rxAddress(ByteBuffer b) {
+            if (b != rxBuf) {
+                rxBuf = b;
+                rxAddr = NativeBuffer.addressOf(b);
+            }
+            return rxAddr;
+        }
+
+        long txAddress(ByteBuffer b) {
+            if (b != txBuf) {
+                txBuf = b;
+                txAddr = NativeBuffer.addressOf(b);
+            }
+            return txAddr;
+        }
+
+        NativeBuffer discard() {
+            if (discard == null)
+                discard = NativeBuffer.allocate(DISCARD_SIZE);
+            return discard;
+        }
+
+        /** RFC 6528: a 4 µs clock plus a keyed hash of the connection's addresses and ports. */
+        int isn(long sHi, long sLo, int sport, long dHi, long dLo, int dport, long nanos) {
+            long h = mix(k0 ^ sHi);
+            h = mix(h ^ sLo);
+            h = mix(h ^ dHi ^ k1);
+            h = mix(h ^ dLo);
+            h = mix(h ^ ((long) sport << 16 | dport));
+            return (int) (h ^ (h >>> 32)) + (int) (nanos / 4000);
+        }
+
+        private static long mix(long z) {
+            z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+            z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+            return z ^ (z >>> 31);
+        }
+    }
+}

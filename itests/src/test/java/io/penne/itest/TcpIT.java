@@ -1,0 +1,341 @@
+package io.penne.itest;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertTrue;
+import static org.ops4j.pax.exam.CoreOptions.junitBundles;
+import static org.ops4j.pax.exam.CoreOptions.mavenBundle;
+import static org.ops4j.pax.exam.CoreOptions.options;
+import static org.ops4j.pax.exam.CoreOptions.systemProperty;
+
+import io.penne.api.Instance;
+import io.penne.api.flow.FlowType;
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.Collection;
+import java.util.HexFormat;
+import java.util.Hashtable;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import java.util.function.Function;
+import javax.inject.Inject;
+import org.junit.After;
+import org.junit.Before;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Configuration;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerClass;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceReference;
+import org.osgi.service.cm.ConfigurationAdmin;
+
+/**
+ * The TCP handler end to end: an instance with a new network namespace, a
+ * client inside it (bash's /dev/tcp, python3 for bulk transfers) talking to
+ * Java servers on the host's loopback through the guest's gateway address.
+ * Runs as root (namespace creation).
+ */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerClass.class)
+public class TcpIT {
+    private static final String NAME = "tcpit";
+    private static final int BULK = 16 << 20;
+    private static final String OUR_MAC = "9a:55:9a:55:9a:55";
+
+    @Inject
+    private BundleContext context;
+    @Inject
+    private ConfigurationAdmin configAdmin;
+
+    private org.osgi.service.cm.Configuration config;
+    private Instance instance;
+    private Function<ProcessBuilder, Process> spawner;
+    private String gw4, gw6, ifname;
+
+    @Configuration
+    public Option[] config() {
+        return options(
+            systemProperty("jna.nosys").value("true"),
+            mavenBundle("org.osgi", "org.osgi.util.function").versionAsInProject(),
+            mavenBundle("org.osgi", "org.osgi.util.promise").versionAsInProject(),
+            mavenBundle("org.osgi", "org.osgi.service.component").versionAsInProject(),
+            mavenBundle("org.apache.felix", "org.apache.felix.scr").versionAsInProject(),
+            mavenBundle("org.apache.felix", "org.apache.felix.configadmin").versionAsInProject(),
+            mavenBundle("org.apache.felix", "org.apache.felix.gogo.runtime").versionAsInProject(),
+            mavenBundle("org.apache.felix", "org.apache.felix.gogo.command").versionAsInProject(),
+            mavenBundle("net.java.dev.jna", "jna").versionAsInProject(),
+            reactor("api"), reactor("linux"), reactor("flow"), reactor("core"), reactor("shell"), reactor("tcp"),
+            junitBundles());
+    }
+
+    private static Option reactor(String artifact) {
+        String path = System.getProperty("bundle." + artifact);
+        if (path == null || !new File(path).isFile())
+            throw new IllegalStateException("bundle." + artifact + " not set or missing: " + path);
+        return org.ops4j.pax.exam.CoreOptions.bundle(new File(path).toURI().toString());
+    }
+
+    @SuppressWarnings("unchecked")
+    @Before
+    public void startInstance() throws Exception {
+        config = configAdmin.getFactoryConfiguration("io.penne.instance", NAME, "?");
+        Hashtable<String, Object> props = new Hashtable<>();
+        props.put("name", NAME);
+        props.put("netns", "new");
+        props.put("flow.capacity", "1024");
+        config.update(props);
+        instance = await(() -> service(Instance.class, "(name=" + NAME + ")"), "instance " + NAME, 20);
+        spawner = await(() -> service(Function.class, "(penne.namespace.spawner=" + NAME + ")"), "spawner", 20);
+        waitFor(() -> onLoop(() -> instance.handlers().stream().anyMatch(h -> h.name().equals("tcp") && h.bound())),
+            "tcp handler bound");
+        gw4 = (String) instance.properties().get("guest.gateway4");
+        gw6 = (String) instance.properties().get("guest.gateway6");
+        ifname = (String) instance.properties().get("ns.ifname");
+        assertNotNull("guest.gateway4 discovered", gw4);
+        assertNotNull("ns.ifname", ifname);
+        // No ARP/NDP responder in this test: tell the namespace where the gateway is.
+        StringBuilder setup = new StringBuilder("set -e; ip neigh replace " + gw4 + " lladdr " + OUR_MAC + " dev "
+            + ifname + " nud permanent;");
+        if (gw6 != null)
+            setup.append(" ip -6 neigh replace ").append(gw6).append(" lladdr ").append(OUR_MAC).append(" dev ")
+                .append(ifname).append(" nud permanent;")
+                .append(" for i in $(seq 60); do [ -z \"$(ip -6 addr show dev ").append(ifname)
+                .append(" tentative)\" ] && break; sleep 0.1; done");
+        Result r = run(setup.toString(), 15);
+        assertEquals("namespace setup: " + r.err, 0, r.exit);
+    }
+
+    @After
+    public void stopInstance() throws Exception {
+        if (config != null)
+            config.delete();
+        waitFor(() -> service(Instance.class, "(name=" + NAME + ")") == null, "instance gone");
+    }
+
+    @Test
+    public void echoIpv4AndIpv6ThenBulkBothWaysAndRefused() throws Exception {
+        // 1. Echo through the IPv4 gateway to 127.0.0.1.
+        try (ServerSocket ss = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"))) {
+            CompletableFuture<Void> srv = echoServer(ss);
+            Result r = run("exec 3<>/dev/tcp/" + gw4 + "/" + ss.getLocalPort() + "; printf hello >&3; head -c 5 <&3", 15);
+            assertEquals("echo v4 stderr: " + r.err, "hello", r.out);
+            srv.get(10, TimeUnit.SECONDS);
+        }
+        waitFor(() -> tcpFlows() == 0, "v4 echo flow freed");
+
+        // 2. Echo through the IPv6 gateway to ::1.
+        if (gw6 != null) {
+            try (ServerSocket ss = new ServerSocket(0, 50, InetAddress.getByName("::1"))) {
+                CompletableFuture<Void> srv = echoServer(ss);
+                Result r = run("exec 3<>/dev/tcp/" + gw6 + "/" + ss.getLocalPort() + "; printf hello >&3; head -c 5 <&3",
+                    15);
+                assertEquals("echo v6 stderr: " + r.err, "hello", r.out);
+                srv.get(10, TimeUnit.SECONDS);
+            }
+            waitFor(() -> tcpFlows() == 0, "v6 echo flow freed");
+        }
+
+        // 3. Connection refused: a port nobody listens on.
+        int closedPort;
+        try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            closedPort = ss.getLocalPort();
+        }
+        long t0 = System.nanoTime();
+        Result refused = run("exec 3<>/dev/tcp/" + gw4 + "/" + closedPort, 15);
+        long refusedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertTrue("refused: " + refused.err, refused.exit != 0 && refused.err.contains("Connection refused"));
+        assertTrue("refused quickly: " + refusedMs + " ms", refusedMs < 3000);
+        System.out.println("TcpIT: connection refused after " + refusedMs + " ms (including process start)");
+
+        String py = run("command -v python3 || true", 10).out.trim();
+        if (py.isEmpty()) {
+            System.out.println("TcpIT: no python3 in the namespace; bulk transfers skipped");
+            return;
+        }
+
+        // 4. 16 MiB namespace -> host.
+        try (ServerSocket ss = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"))) {
+            AtomicInteger flowsSeen = new AtomicInteger(-1);
+            CompletableFuture<String> srv = CompletableFuture.supplyAsync(() -> {
+                try (Socket s = ss.accept()) {
+                    flowsSeen.set(tcpFlows());
+                    MessageDigest md = MessageDigest.getInstance("SHA-256");
+                    InputStream in = s.getInputStream();
+                    byte[] buf = new byte[1 << 16];
+                    long total = 0;
+                    for (int n; (n = in.read(buf)) > 0; total += n)
+                        md.update(buf, 0, n);
+                    String hex = HexFormat.of().formatHex(md.digest());
+                    s.getOutputStream().write((hex + " " + total).getBytes(StandardCharsets.US_ASCII));
+                    return hex + " " + total;
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            String script = "import socket,hashlib,os,time\n"
+                + "d=os.urandom(" + BULK + ")\n"
+                + "s=socket.create_connection(('" + gw4 + "'," + ss.getLocalPort() + "))\n"
+                + "t=time.time(); s.sendall(d); s.shutdown(socket.SHUT_WR)\n"
+                + "r=b''\n"
+                + "while True:\n"
+                + "  x=s.recv(4096)\n"
+                + "  if not x: break\n"
+                + "  r+=x\n"
+                + "e=time.time()-t\n"
+                + "print(hashlib.sha256(d).hexdigest(), len(d), r.decode(), '%.3f' % e)\n";
+            Result r = run(py + " -c \"$1\"", script, 40);
+            assertEquals("upload exit, stderr: " + r.err, 0, r.exit);
+            String server = srv.get(10, TimeUnit.SECONDS);
+            String[] p = r.out.trim().split(" ");
+            assertEquals("upload digest (client view)", p[0] + " " + p[1], server);
+            assertEquals("upload digest echoed back", server, p[2] + " " + p[3]);
+            double secs = Double.parseDouble(p[4]);
+            System.out.printf("TcpIT: 16 MiB namespace->host in %.3f s (%.1f MB/s)%n", secs, BULK / 1e6 / secs);
+            assertTrue("a TCP flow exists during the transfer: " + flowsSeen.get(), flowsSeen.get() >= 1);
+        }
+        waitFor(() -> tcpFlows() == 0, "upload flow freed");
+
+        // 5. 16 MiB host -> namespace.
+        try (ServerSocket ss = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"))) {
+            byte[] data = new byte[BULK];
+            new Random(42).nextBytes(data);
+            String expected = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
+            AtomicInteger flowsSeen = new AtomicInteger(-1);
+            CompletableFuture<Void> srv = CompletableFuture.runAsync(() -> {
+                try (Socket s = ss.accept()) {
+                    flowsSeen.set(tcpFlows());
+                    OutputStream out = s.getOutputStream();
+                    out.write(data);
+                    out.flush();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            String script = "import socket,hashlib,time\n"
+                + "s=socket.create_connection(('" + gw4 + "'," + ss.getLocalPort() + "))\n"
+                + "h=hashlib.sha256(); n=0; t=time.time()\n"
+                + "while True:\n"
+                + "  x=s.recv(1<<20)\n"
+                + "  if not x: break\n"
+                + "  h.update(x); n+=len(x)\n"
+                + "e=time.time()-t\n"
+                + "print(h.hexdigest(), n, '%.3f' % e)\n";
+            Result r = run(py + " -c \"$1\"", script, 40);
+            assertEquals("download exit, stderr: " + r.err, 0, r.exit);
+            srv.get(10, TimeUnit.SECONDS);
+            String[] p = r.out.trim().split(" ");
+            assertEquals("download digest", expected + " " + BULK, p[0] + " " + p[1]);
+            double secs = Double.parseDouble(p[2]);
+            System.out.printf("TcpIT: 16 MiB host->namespace in %.3f s (%.1f MB/s)%n", secs, BULK / 1e6 / secs);
+            assertTrue("a TCP flow exists during the transfer: " + flowsSeen.get(), flowsSeen.get() >= 1);
+        }
+        waitFor(() -> tcpFlows() == 0, "download flow freed");
+
+        java.util.Map<String, Long> counters = onLoop(() -> instance.counters().snapshot());
+        StringBuilder sb = new StringBuilder();
+        counters.forEach((k, v) -> {
+            if ((k.startsWith("tcp.") || k.startsWith("egress.") || k.equals("handler.errors")) && v != 0)
+                sb.append(' ').append(k).append('=').append(v);
+        });
+        System.out.println("TcpIT: counters" + sb);
+        assertEquals("handler errors", Long.valueOf(0), counters.getOrDefault("handler.errors", 0L));
+    }
+
+    // ---- helpers ----
+
+    private static CompletableFuture<Void> echoServer(ServerSocket ss) {
+        return CompletableFuture.runAsync(() -> {
+            try (Socket s = ss.accept()) {
+                InputStream in = s.getInputStream();
+                OutputStream out = s.getOutputStream();
+                byte[] buf = new byte[4096];
+                for (int n; (n = in.read(buf)) > 0; )
+                    out.write(buf, 0, n);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    private int tcpFlows() {
+        return onLoop(() -> instance.flows().count(FlowType.TCP));
+    }
+
+    record Result(int exit, String out, String err) {
+    }
+
+    private Result run(String script, int timeoutSeconds) throws Exception {
+        return run(script, null, timeoutSeconds);
+    }
+
+    /** Runs {@code bash -c script [arg]} inside the namespace. */
+    private Result run(String script, String arg, int timeoutSeconds) throws Exception {
+        ProcessBuilder pb = arg == null ? new ProcessBuilder("bash", "-c", script)
+            : new ProcessBuilder("bash", "-c", script, "bash", arg);
+        Process p = spawner.apply(pb);
+        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> drain(p.getInputStream()));
+        CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> drain(p.getErrorStream()));
+        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("timed out after " + timeoutSeconds + " s: " + script + "\nstderr: "
+                + err.getNow("?") + "\ncounters: " + onLoop(() -> instance.counters().snapshot()));
+        }
+        return new Result(p.exitValue(), out.get(5, TimeUnit.SECONDS), err.get(5, TimeUnit.SECONDS));
+    }
+
+    private static String drain(InputStream in) {
+        try {
+            ByteArrayOutputStream b = new ByteArrayOutputStream();
+            in.transferTo(b);
+            return b.toString(StandardCharsets.UTF_8);
+        } catch (Exception e) {
+            return "<" + e + ">";
+        }
+    }
+
+    private <T> T service(Class<T> type, String filter) {
+        try {
+            Collection<ServiceReference<T>> refs = context.getServiceReferences(type, filter);
+            return refs.isEmpty() ? null : context.getService(refs.iterator().next());
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private <T> T onLoop(Callable<T> c) {
+        try {
+            return instance.loop().submit(c).get(5, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static <T> T await(java.util.function.Supplier<T> s, String what, int seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (System.nanoTime() < deadline) {
+            T v = s.get();
+            if (v != null)
+                return v;
+            Thread.sleep(10);
+        }
+        throw new AssertionError("timed out waiting for " + what);
+    }
+
+    private static void waitFor(BooleanSupplier cond, String what) throws InterruptedException {
+        await(() -> cond.getAsBoolean() ? Boolean.TRUE : null, what, 10);
+    }
+}
