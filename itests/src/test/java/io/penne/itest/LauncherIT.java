@@ -64,7 +64,12 @@ class LauncherIT {
         "--bogus           | unrecognized option '--bogus'",
         "-x                | invalid option -- 'x'",
         "--dns-forward=169.254.1.1 | option '--dns-forward' is not supported yet",
-        "-t 80             | option '-t': port forwarding is not supported yet (only 'none')",
+        "-u 80             | option '-u': port forwarding is not supported yet (only 'none')",
+        "-T 80             | option '-T': port forwarding is not supported yet (only 'none')",
+        "-t 80-70          | option '-t': bad port spec '80-70'",
+        "-t abc            | option '-t': bad port spec 'abc'",
+        "--tcp-ports=80,,81 | option '--tcp-ports': bad port spec '80,,81'",
+        "-t 70000          | option '-t': bad port spec '70000'",
         "--no-map-gw       | option '--no-map-gw' is not supported yet",
         "--netns x -- true | both --netns and a command given",
         "-m 70000          | invalid -m value '70000': 0 to 65520",
@@ -150,6 +155,48 @@ class LauncherIT {
         Result missing = Dist.run(60, Dist.penne("--", "/nonexistent/command"));
         assertEquals(127, missing.status(), missing.toString());
         assertTrue(missing.err().contains("cannot run '/nonexistent/command'"), missing.toString());
+    }
+
+    /**
+     * pasta's -t end to end: a one-shot server in the namespace, a host
+     * client on 127.0.0.1 (retrying until the server listens: before that
+     * the guest's RST resets it), penne's exit status is the server's.
+     */
+    @Test
+    void tcpPortForwardedIntoTheNamespace() throws Exception {
+        assumeTrue(Dist.run(10, List.of("sh", "-c", "command -v python3")).status() == 0, "no python3");
+        int port;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
+            port = probe.getLocalPort();
+        }
+        String server = "import socket\n"
+            + "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+            + "s.bind(('0.0.0.0'," + port + ")); s.listen(1)\n"
+            + "c,a=s.accept(); d=c.recv(100); c.sendall(b'pong '+d); c.close()\n";
+        List<String> cmd = Dist.penne("-t", String.valueOf(port), "--", "python3", "-c", server);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("out").toFile())
+            .start();
+        started.add(p);
+        String reply = null;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (reply == null && System.nanoTime() < deadline && p.isAlive()) {
+            try (java.net.Socket s = new java.net.Socket()) {
+                s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 2000);
+                s.setSoTimeout(5000);
+                s.getOutputStream().write("ping".getBytes());
+                s.shutdownOutput();
+                String r = new String(s.getInputStream().readAllBytes());
+                if (!r.isEmpty())
+                    reply = r;
+            } catch (IOException e) {
+                // not listening yet (penne not up, or the server inside not yet): try again
+            }
+            if (reply == null)
+                Thread.sleep(100);
+        }
+        assertEquals("pong ping", reply, "output: " + Files.readString(tmp.resolve("out")));
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "penne did not exit with its command");
+        assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("out")));
     }
 
     @Test

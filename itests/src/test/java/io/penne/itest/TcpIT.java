@@ -65,6 +65,8 @@ public class TcpIT {
     private Instance instance;
     private Function<ProcessBuilder, Process> spawner;
     private String gw4, gw6, ifname;
+    /** Host port forwarded to the same port in the namespace ("tcp.forward", pasta's -t). */
+    private int fwdPort;
 
     @Configuration
     public Option[] config() {
@@ -97,6 +99,10 @@ public class TcpIT {
         props.put("name", NAME);
         props.put("netns", "new");
         props.put("flow.capacity", "1024");
+        try (ServerSocket probe = new ServerSocket(0)) {
+            fwdPort = probe.getLocalPort();
+        }
+        props.put("tcp.forward", String.valueOf(fwdPort));
         config.update(props);
         instance = await(() -> service(Instance.class, "(name=" + NAME + ")"), "instance " + NAME, 20);
         spawner = await(() -> service(Function.class, "(penne.namespace.spawner=" + NAME + ")"), "spawner", 20);
@@ -253,6 +259,177 @@ public class TcpIT {
         });
         System.out.println("TcpIT: counters" + sb);
         assertEquals("handler errors", Long.valueOf(0), counters.getOrDefault("handler.errors", 0L));
+    }
+
+    /**
+     * Inbound (pasta's -t): host clients connect to a forwarded port, a
+     * server in the namespace answers. Nothing listening inside first (the
+     * guest's RST resets the client), then an echo server that first sends
+     * the peer address it sees: through the host's own address and loopback
+     * (both seen as the gateway, as pasta maps them), from a non-loopback
+     * source address (seen as itself), IPv6 likewise, and 16 MiB echoed both
+     * ways at once, compared by SHA-256.
+     */
+    @Test
+    public void inboundForwardedPort() throws Exception {
+        String py = run("command -v python3 || true", 10).out.trim();
+        if (py.isEmpty()) {
+            System.out.println("TcpIT: no python3 in the namespace; inbound test skipped");
+            return;
+        }
+        String guest4 = (String) instance.properties().get("guest.address4");
+        String guest6 = (String) instance.properties().get("guest.address6");
+        assertNotNull("guest.address4 discovered", guest4);
+
+        // 1. Nothing listens in the namespace: the client is reset, quickly.
+        long t0 = System.nanoTime();
+        try (Socket s = new Socket()) {
+            s.connect(new java.net.InetSocketAddress("127.0.0.1", fwdPort), 5000);
+            s.setSoTimeout(5000);
+            int r;
+            try {
+                r = s.getInputStream().read();
+            } catch (java.net.SocketException e) {
+                r = -2; // connection reset
+            }
+            assertTrue("closed or reset, got " + r, r < 0);
+        }
+        long resetMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertTrue("reset quickly: " + resetMs + " ms", resetMs < 3000);
+        System.out.println("TcpIT: inbound without a server inside: closed after " + resetMs + " ms");
+        waitFor(() -> tcpFlows() == 0, "refused inbound flow freed");
+
+        // 2. Echo server inside: first line is the peer address it saw, then echo.
+        String server = "import socket,sys,threading\n"
+            + "P=int(sys.argv[1])\n"
+            + "s=socket.socket(socket.AF_INET6)\n"
+            + "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+            + "s.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_V6ONLY,0)\n"
+            + "s.bind(('::',P)); s.listen(16)\n"
+            + "def serve(c,a):\n"
+            + "  h=a[0]\n"
+            + "  if h.startswith('::ffff:'): h=h[7:]\n"
+            + "  c.sendall((h+'\\n').encode())\n"
+            + "  while True:\n"
+            + "    d=c.recv(1<<20)\n"
+            + "    if not d: break\n"
+            + "    c.sendall(d)\n"
+            + "  c.shutdown(socket.SHUT_WR); c.close()\n"
+            + "print('ready',flush=True)\n"
+            + "while True:\n"
+            + "  c,a=s.accept()\n"
+            + "  threading.Thread(target=serve,args=(c,a),daemon=True).start()\n";
+        Process srv = spawner.apply(new ProcessBuilder(py, "-c", server, String.valueOf(fwdPort)));
+        try {
+            java.io.BufferedReader ready = new java.io.BufferedReader(
+                new java.io.InputStreamReader(srv.getInputStream(), StandardCharsets.US_ASCII));
+            assertEquals("server ready", "ready", CompletableFuture.supplyAsync(() -> {
+                try {
+                    return ready.readLine();
+                } catch (Exception e) {
+                    return e.toString();
+                }
+            }).get(15, TimeUnit.SECONDS));
+
+            byte[] hello = "hello, namespace".getBytes(StandardCharsets.US_ASCII);
+            assertEquals("via the host's address (seen as the gateway)", gw4 + " " + hex(hello),
+                echo(guest4, null, hello));
+            assertEquals("via 127.0.0.1 (seen as the gateway)", gw4 + " " + hex(hello), echo("127.0.0.1", null, hello));
+            String extra = "198.51.100.7";
+            boolean added = host("ip addr add " + extra + "/32 dev lo") == 0;
+            try {
+                if (added)
+                    assertEquals("from " + extra + " (seen as itself)", extra + " " + hex(hello),
+                        echo(guest4, extra, hello));
+                else
+                    System.out.println("TcpIT: cannot add " + extra + " to the host's lo; real-source case skipped");
+            } finally {
+                if (added)
+                    host("ip addr del " + extra + "/32 dev lo");
+            }
+            if (guest6 != null && gw6 != null) {
+                String g6 = InetAddress.getByName(gw6).getHostAddress().replaceAll("%.*", "");
+                String seen6 = echo(guest6, null, hello);
+                String[] p6 = seen6.split(" ");
+                assertEquals("IPv6 via the host's address: echo", hex(hello), p6[1]);
+                assertEquals("IPv6 via the host's address: seen as the gateway",
+                    InetAddress.getByName(g6), InetAddress.getByName(p6[0]));
+                assertEquals("IPv6 via ::1: echo", hex(hello), echo("::1", null, hello).split(" ")[1]);
+            }
+
+            // 3. 16 MiB each way at once, through the echo.
+            byte[] data = new byte[BULK];
+            new Random(7).nextBytes(data);
+            long b0 = System.nanoTime();
+            String bulk = echo(guest4, null, data);
+            double secs = (System.nanoTime() - b0) / 1e9;
+            assertEquals("16 MiB echoed, SHA-256", gw4 + " " + hex(data), bulk);
+            System.out.printf("TcpIT: inbound 16 MiB echoed (host->ns->host) in %.3f s (%.1f MB/s each way)%n",
+                secs, BULK / 1e6 / secs);
+        } finally {
+            srv.destroy();
+            srv.waitFor(5, TimeUnit.SECONDS);
+        }
+        waitFor(() -> tcpFlows() == 0, "inbound flows freed");
+        java.util.Map<String, Long> counters = onLoop(() -> instance.counters().snapshot());
+        StringBuilder sb = new StringBuilder();
+        counters.forEach((k, v) -> {
+            if (k.startsWith("tcp.") && v != 0)
+                sb.append(' ').append(k).append('=').append(v);
+        });
+        System.out.println("TcpIT: inbound counters" + sb);
+        assertEquals("handler errors", Long.valueOf(0), counters.getOrDefault("handler.errors", 0L));
+        assertTrue("accepted counted", counters.getOrDefault("tcp.conn.accepted", 0L) >= 5);
+    }
+
+    /**
+     * Connects to {@code host}:fwdPort (from {@code source} if given), sends
+     * {@code data} while reading, and returns "PEER SHA256" where PEER is the
+     * address the server saw and SHA256 the digest of what came back.
+     */
+    private String echo(String host, String source, byte[] data) throws Exception {
+        try (Socket s = new Socket()) {
+            if (source != null)
+                s.bind(new java.net.InetSocketAddress(source, 0));
+            s.connect(new java.net.InetSocketAddress(host, fwdPort), 5000);
+            s.setSoTimeout(30_000);
+            CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+                try {
+                    OutputStream out = s.getOutputStream();
+                    for (int off = 0; off < data.length; off += 1 << 16)
+                        out.write(data, off, Math.min(1 << 16, data.length - off));
+                    s.shutdownOutput();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            InputStream in = s.getInputStream();
+            StringBuilder peer = new StringBuilder();
+            for (int ch; (ch = in.read()) != '\n'; ) {
+                if (ch < 0)
+                    throw new AssertionError("connection closed before the peer line, got '" + peer + "'");
+                peer.append((char) ch);
+            }
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 16];
+            long total = 0;
+            for (int n; (n = in.read(buf)) > 0; total += n)
+                md.update(buf, 0, n);
+            writer.get(30, TimeUnit.SECONDS);
+            assertEquals("bytes echoed", data.length, total);
+            return peer + " " + HexFormat.of().formatHex(md.digest());
+        }
+    }
+
+    private static String hex(byte[] data) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
+    }
+
+    /** Runs a command on the host; its exit status. */
+    private static int host(String cmd) throws Exception {
+        Process p = new ProcessBuilder("sh", "-c", cmd).redirectErrorStream(true).start();
+        p.getInputStream().transferTo(OutputStream.nullOutputStream());
+        return p.waitFor(10, TimeUnit.SECONDS) ? p.exitValue() : -1;
     }
 
     // ---- helpers ----

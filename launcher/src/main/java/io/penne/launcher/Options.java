@@ -57,7 +57,7 @@ final class Options {
         spec("no-netns-quit", (char) 0, false, true);
         spec("ipv4-only", '4', false, true);
         spec("ipv6-only", '6', false, true);
-        // Port forwarding is not built yet; "none" (which podman passes) is what penne does anyway.
+        // -t forwards host ports to the namespace; the others only take "none" (which podman passes) so far.
         spec("tcp-ports", 't', true, true);
         spec("udp-ports", 'u', true, true);
         spec("tcp-ns", 'T', true, true);
@@ -229,13 +229,62 @@ final class Options {
             case "no-netns-quit": noNetnsQuit = true; break;
             case "ipv4-only": ns.put("ipv6", "false"); break;
             case "ipv6-only": ns.put("ipv4", "false"); break;
-            case "tcp-ports": case "udp-ports": case "tcp-ns": case "udp-ns":
+            case "tcp-ports": tcpPorts(value, spelled); break;
+            case "udp-ports": case "tcp-ns": case "udp-ns":
                 if (!"none".equals(value))
                     throw new UsageException("option '" + spelled + "': port forwarding is not supported yet"
                         + " (only 'none')");
                 break;
             default: throw new AssertionError(s.name);
         }
+    }
+
+    /** Port range syntax of one -t entry: {@code all}, {@code ~A[-B]}, {@code A[-B][:C[-D]]}. */
+    private static final java.util.regex.Pattern PORT_ENTRY =
+        java.util.regex.Pattern.compile("all|~\\d{1,5}(-\\d{1,5})?|\\d{1,5}(-\\d{1,5})?(:\\d{1,5}(-\\d{1,5})?)?");
+
+    /**
+     * pasta's -t: a cheap check of the spec's shape and numbers here (so a
+     * typo fails at once, exit 2), the full parse (io.penne.api.PortSpec, in
+     * a bundle the launcher cannot load) when the instance starts. Specs go
+     * to the instance property {@code tcp.forward}, joined with ';'.
+     */
+    private void tcpPorts(String value, String spelled) throws UsageException {
+        String v = value == null ? "" : value.trim();
+        if (v.equals("none"))
+            return;
+        String list = v;
+        int slash = v.lastIndexOf('/');
+        if (slash >= 0) {
+            String addr = v.substring(0, slash);
+            if (!addr.matches("\\d{1,3}(\\.\\d{1,3}){3}|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*"))
+                throw badPorts(value, spelled, "'" + addr + "' is not an IP address");
+            list = v.substring(slash + 1);
+        }
+        if (list.isEmpty())
+            throw badPorts(value, spelled, "no ports");
+        for (String e : list.split(",", -1)) {
+            if (!PORT_ENTRY.matcher(e).matches())
+                throw badPorts(value, spelled, e.isEmpty() ? "empty entry" : "'" + e + "' is not a port range");
+            for (String r : e.replace("~", "").split(":")) {
+                if (r.equals("all"))
+                    continue;
+                String[] ab = r.split("-");
+                int a = Integer.parseInt(ab[0]), b = ab.length > 1 ? Integer.parseInt(ab[1]) : a;
+                if (a < 1 || a > 65535 || b < 1 || b > 65535)
+                    throw badPorts(value, spelled, "ports are 1 to 65535");
+                if (b < a)
+                    throw badPorts(value, spelled, "range '" + r + "' ends before it starts");
+            }
+        }
+        if (v.contains(";"))
+            throw badPorts(value, spelled, "';' is not allowed");
+        String prev = ns.get("tcp.forward");
+        ns.put("tcp.forward", prev == null ? v : prev + ";" + v);
+    }
+
+    private static UsageException badPorts(String value, String spelled, String why) {
+        return new UsageException("option '" + spelled + "': bad port spec '" + value + "': " + why);
     }
 
     private static boolean isV6(String v) {
@@ -332,7 +381,11 @@ final class Options {
             "      --config-net       configure an attached namespace too",
             "      --netns PATH|NAME  attach to this namespace (NAME: /run/netns/NAME)",
             "      --no-netns-quit    keep running when the attached namespace goes away",
-            "  -t, -u, -T, -U none    no port forwarding (the only setting so far)",
+            "  -t, --tcp-ports SPEC   forward host TCP ports to the namespace: none,",
+            "                         80, 8000-8010, 8080:80, ~22, all, ADDR/PORTS;",
+            "                         comma-separated, may be repeated (see pasta(1))",
+            "  -u, -T, -U none        no UDP or namespace-to-host forwarding (the only",
+            "                         setting so far)",
             "  -c, --conf-path PATH   listen for penne-ctl on the UNIX socket PATH",
             "  -f, --foreground       stay in the foreground (default: go to the",
             "                         background once ready)",

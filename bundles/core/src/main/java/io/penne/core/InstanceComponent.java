@@ -64,6 +64,17 @@ public final class InstanceComponent implements Instance {
         if (capacity < 1 || capacity > (1 << 24) - 2)
             throw new IllegalArgumentException("io.penne.instance: bad value for 'flow.capacity': " + capacity
                 + " (expected 1 to 16777214)");
+        Object fwd = properties.get(io.penne.api.PortSpec.TCP_PROPERTY);
+        if (fwd != null) {
+            try {
+                io.penne.api.PortSpec.parseList(fwd.toString());
+            } catch (IllegalArgumentException e) {
+                // One readable line for the user, naming the spec (the TCP handler parses it again).
+                LOG.log(System.Logger.Level.ERROR, "instance " + name + ": " + e.getMessage());
+                throw new IllegalArgumentException("io.penne.instance: bad value for '"
+                    + io.penne.api.PortSpec.TCP_PROPERTY + "': " + e.getMessage(), e);
+            }
+        }
         NamespaceConfig ns = NamespaceConfig.from(properties);
         try {
             namespace = ns == null ? null : GuestNamespace.open(name, ns);

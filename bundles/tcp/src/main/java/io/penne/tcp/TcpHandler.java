@@ -6,6 +6,7 @@ import io.penne.api.EventLoop;
 import io.penne.api.GuestDevice;
 import io.penne.api.Instance;
 import io.penne.api.PacketBatch;
+import io.penne.api.PortSpec;
 import io.penne.api.ProtocolHandler;
 import io.penne.api.flow.Flow;
 import io.penne.api.flow.FlowSide;
@@ -22,6 +23,7 @@ import io.penne.linux.Sockets;
 import io.penne.linux.Sys;
 import java.nio.ByteBuffer;
 import java.security.SecureRandom;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -89,13 +91,28 @@ import static io.penne.tcp.TcpFrames.SYN;
  * instead of a per-connection timerfd with RTT-based timeouts and
  * exponential backoff; no out-of-order queueing within a batch (out of order
  * segments are dropped with a duplicate ACK); no ACKing only what the peer
- * acked ({@code tcpi_bytes_acked}); no inbound connections (port
- * forwarding), no keepalives, no inactivity timeout, no socket pools.
+ * acked ({@code tcpi_bytes_acked}); no keepalives, no inactivity
+ * timeout, no socket pools.
+ *
+ * <p><b>Inbound</b> (pasta's {@code -t}, instance property
+ * {@code tcp.forward}, see {@link PortSpec}): listening host sockets are
+ * opened on the first attach and stay registered across detach (event type
+ * {@code tcp.listen}, payload the guest port). An accepted connection is a
+ * flow whose INI side is HOST and TGT side TAP, and a SYN to the guest;
+ * its SYN, ACK establishes the connection, after which everything above
+ * applies unchanged (the guest-facing side is found with {@code tapSide}).
+ * A RST from the guest, or no answer after {@value #MAX_RETRIES} SYNs a
+ * second apart, resets the client ({@code SO_LINGER} 0).
  */
 @Component(service = ProtocolHandler.class)
 public final class TcpHandler implements ProtocolHandler {
     static final String EVENT_SOCK = "tcp.sock";
     static final String EVENT_TIMER = "tcp.timer";
+    /** Listening sockets of forwarded ports; the reference's payload is the guest port to forward to. */
+    static final String EVENT_LISTEN = "tcp.listen";
+    /** Connections accepted per listening socket event, at most. */
+    static final int ACCEPT_BATCH = 64;
+    private static final System.Logger LOG = System.getLogger(TcpHandler.class.getName());
     /** Delay of a window re-check for flows whose advertised window is limited by the socket buffer. */
     static final long WND_WATCH_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
     /** Re-checks without a window update before a flow leaves the watch list. */
@@ -126,7 +143,7 @@ public final class TcpHandler implements ProtocolHandler {
 
     @Override
     public Set<String> eventTypes() {
-        return Set.of(EVENT_SOCK, EVENT_TIMER);
+        return Set.of(EVENT_SOCK, EVENT_TIMER, EVENT_LISTEN);
     }
 
     @Override
@@ -148,6 +165,249 @@ public final class TcpHandler implements ProtocolHandler {
         Sys.check(instance.loop().register(c.timer.fd(), EventLoop.EPOLLIN, EpollRef.of(type, c.timer.fd(), 0)),
             "register the TCP window timer");
         contexts.put(instance, c);
+        // Listening sockets stay registered across detach, so an adopting handler finds them in place.
+        Object fwd = instance.properties().get(PortSpec.TCP_PROPERTY);
+        if (!adopting && fwd != null)
+            listen(c, instance, PortSpec.parseList(fwd.toString()));
+    }
+
+    // ------------------------------------------------------------------
+    // Inbound: listening sockets for forwarded ports (pasta's -t)
+    // ------------------------------------------------------------------
+
+    /**
+     * Opens a non-blocking listening socket per forwarded port: on the spec's
+     * address, or on the IPv4 and IPv6 wildcards (for the families the guest
+     * has an address in). Ports from {@code all} skip the ephemeral range and
+     * fail silently (as pasta); an explicit port that cannot be bound is an
+     * error in the log and a counter, the other ports still work.
+     */
+    private void listen(Ctx c, Instance inst, List<PortSpec> specs) {
+        int type = inst.eventType(EVENT_LISTEN);
+        int[] eph = ephemeralRange();
+        for (PortSpec spec : specs) {
+            long[] bind = spec.addressBits();
+            int bound = 0, failed = 0;
+            String firstError = null;
+            for (int port : spec.ports()) {
+                if (spec.isAll() && port >= eph[0] && port <= eph[1])
+                    continue;
+                for (int fam = 0; fam < 2; fam++) {
+                    boolean v4 = fam == 0;
+                    if (bind != null ? InetAddr.isV4(bind[0], bind[1]) != v4 : !(v4 ? c.ga4 : c.ga6))
+                        continue;
+                    int r = listenOne(c, inst, type, v4, bind, port, spec.target(port));
+                    if (r >= 0) {
+                        bound++;
+                    } else {
+                        failed++;
+                        if (firstError == null)
+                            firstError = (v4 ? "IPv4" : "IPv6") + " port " + port + ": " + Errno.describe(-r);
+                    }
+                }
+            }
+            if (!spec.isAll() && failed > 0) {
+                c.counters.add(c.cListenFailed, failed);
+                LOG.log(System.Logger.Level.ERROR, "instance " + inst.name() + ": -t " + spec.text() + ": "
+                    + failed + " listening socket(s) could not be opened, first " + firstError);
+            } else if (bound == 0) {
+                LOG.log(System.Logger.Level.ERROR, "instance " + inst.name() + ": -t " + spec.text()
+                    + ": no port could be forwarded" + (firstError == null ? "" : ", first " + firstError));
+            }
+            LOG.log(System.Logger.Level.DEBUG, "instance " + inst.name() + ": -t " + spec.text() + ": "
+                + bound + " listening socket(s)");
+        }
+    }
+
+    /** One listening socket; its fd, or {@code -errno}. */
+    private int listenOne(Ctx c, Instance inst, int type, boolean v4, long[] bind, int port, int target) {
+        int s = Sockets.tcp(v4 ? Sockets.AF_INET : Sockets.AF_INET6);
+        if (s < 0)
+            return s;
+        int r = 0;
+        if (s > EpollRef.MAX_FD)
+            r = -Errno.EMFILE;
+        if (r == 0)
+            r = Sockets.setReuseAddr(s, true, c.scratch);
+        if (r == 0 && !v4)
+            r = Sockets.setInt(s, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 1, c.scratch);
+        if (r == 0) {
+            if (v4)
+                r = Sockets.bind4(s, bind == null ? 0 : InetAddr.v4(bind[1]), port, c.scratch);
+            else
+                r = Sockets.bind6(s, bind == null ? 0 : bind[0], bind == null ? 0 : bind[1], port, c.scratch);
+        }
+        if (r == 0)
+            r = Sockets.listen(s, 128);
+        if (r == 0)
+            r = inst.loop().register(s, EventLoop.EPOLLIN, EpollRef.of(type, s, target));
+        if (r < 0) {
+            Sys.close(s);
+            return r;
+        }
+        return s;
+    }
+
+    /** The host's ephemeral port range, skipped by {@code all} (default 32768-60999). */
+    private static int[] ephemeralRange() {
+        try {
+            String[] p = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range"))
+                .trim().split("\\s+");
+            return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])};
+        } catch (Exception e) {
+            return new int[] {32768, 60999};
+        }
+    }
+
+    /** Connections pending on a listening socket: accept them, each one a SYN to the guest. */
+    private void accept(Ctx c, Instance inst, long ref) {
+        int lfd = EpollRef.fd(ref);
+        int target = EpollRef.payload(ref);
+        for (int k = 0; k < ACCEPT_BATCH; k++) {
+            int s = Sockets.accept(lfd, c.addr);
+            if (s == -Errno.EAGAIN || s == -Errno.EWOULDBLOCK)
+                return;
+            if (s < 0) {
+                c.inc(c.cSockErrors);
+                return;
+            }
+            connFromSock(c, inst, s, target);
+        }
+    }
+
+    /** Closes an accepted socket with a RST to the client. */
+    private void refuse(Ctx c, int s, int counter) {
+        Sockets.setLinger(s, true, 0, c.scratch);
+        Sys.close(s);
+        c.inc(counter);
+    }
+
+    /**
+     * An accepted host connection: a flow (HOST side: the client and our
+     * local address; TAP side: the guest's address and the target port, and
+     * the client's address as the guest sees it) and a SYN to the guest. The
+     * client's own address is kept, except where the guest could not answer
+     * it: loopback and the guest's own address (the host's) become the
+     * gateway, as pasta's default --map-host-loopback.
+     */
+    private void connFromSock(Ctx c, Instance inst, int s, int target) {
+        GuestDevice dev = inst.device();
+        NativeBuffer a = c.addr;
+        boolean v4 = Sockets.family(a, 0) == Sockets.AF_INET;
+        long eHi = v4 ? InetAddr.V4_HI : Sockets.addr6Hi(a, 0);
+        long eLo = v4 ? InetAddr.v4Lo(Sockets.addr4(a, 0)) : Sockets.addr6Lo(a, 0);
+        int ePort = Sockets.port(a, 0);
+        if (s > EpollRef.MAX_FD || dev == null || Sys.getsockname(s, a) < 0) {
+            refuse(c, s, c.cSockErrors);
+            return;
+        }
+        long oHi = v4 ? InetAddr.V4_HI : Sockets.addr6Hi(a, 0);
+        long oLo = v4 ? InetAddr.v4Lo(Sockets.addr4(a, 0)) : Sockets.addr6Lo(a, 0);
+        int oPort = Sockets.port(a, 0);
+        v4 = InetAddr.isV4(eHi, eLo); // a v4-mapped client on a dual-stack socket counts as IPv4
+        if (v4 ? !c.ga4 : !c.ga6) {
+            refuse(c, s, c.cNoGuestAddr);
+            return;
+        }
+        long gHi = v4 ? c.ga4Hi : c.ga6Hi, gLo = v4 ? c.ga4Lo : c.ga6Lo;
+        long srcHi = eHi, srcLo = eLo;
+        boolean unreachable = (eHi == gHi && eLo == gLo) || !unicast(v4, eHi, eLo)
+            || (v4 ? (InetAddr.v4(eLo) >>> 24) == 127 : (eHi == 0 && eLo == 1) || (eHi >>> 54) == (0xfe80L >>> 6));
+        if (unreachable) {
+            if (v4 ? !c.gw4 : !c.gw6) {
+                refuse(c, s, c.cNoGuestAddr);
+                return;
+            }
+            srcHi = v4 ? c.gw4Hi : c.gw6Hi;
+            srcLo = v4 ? c.gw4Lo : c.gw6Lo;
+        }
+        FlowTable flows = inst.flows();
+        if (flows.lookup(6, Pif.TAP, gHi, gLo, target, srcHi, srcLo, ePort) >= 0) {
+            refuse(c, s, c.cInboundClash); // another client already maps onto the same guest 4-tuple
+            return;
+        }
+        Flow f = flows.alloc();
+        if (f == null) {
+            refuse(c, s, c.cTableFull);
+            return;
+        }
+        flows.initiate(f, Pif.HOST, eHi, eLo, ePort, oHi, oLo, oPort);
+        flows.target(f, Pif.TAP, gHi, gLo, target, srcHi, srcLo, ePort);
+        flows.setType(f, FlowType.TCP);
+        TcpConn conn = f.data(TcpConn.class, TcpConn::new, true);
+        conn.sock = s;
+        conn.events = SOCK_ACCEPTED;
+        conn.mss = dev.maxFrame() - TcpFrames.l3l4Offset(v4) - TcpFrames.TCP_HLEN;
+        conn.wsToTap = WS_TO_TAP; // offered in our SYN; dropped if the guest does not scale
+        int isn = c.isn(gHi, gLo, target, srcHi, srcLo, ePort, inst.loop().now());
+        conn.seqInitToTap = isn;
+        conn.seqAckFromTap = isn;
+        conn.seqToTap = isn + 1;
+        conn.seqMaxToTap = isn + 1;
+        if (c.peekOffset)
+            conn.flags |= PEEK_OFFSET;
+        flows.activate(f);
+        flows.hashInsert(Flow.sidx(f.index(), Flow.TGT));
+        conn.epollEvents = EventLoop.EPOLLRDHUP | EventLoop.EPOLLET;
+        if (inst.loop().register(s, conn.epollEvents, EpollRef.of(c.eventType, s, sockSidx(f))) < 0) {
+            c.inc(c.cSockErrors);
+            conn.epollEvents = 0;
+            closeSocket(c, inst, conn, true);
+            conn.events |= CLOSED;
+            return;
+        }
+        conn.wndToTap = Math.max(windowToTap(c, conn), WINDOW_DEFAULT);
+        sendSyn(dev, f, conn, SYN, 0, true);
+        conn.ackProgressNanos = inst.loop().now();
+        conn.flags |= ACK_FROM_TAP_DUE;
+        c.inc(c.cAccepted);
+    }
+
+    /** Inbound, handshake: the guest's answer to our SYN. */
+    private void synAckFromTap(Ctx c, Instance inst, Flow f, TcpConn conn, ByteBuffer b, int l4, int doff,
+                               int tflags, int seq, int ack, int wnd) {
+        if ((tflags & (SYN | ACK)) != (SYN | ACK)) {
+            c.inc(c.cEarly);
+            return;
+        }
+        if (ack != conn.seqInitToTap + 1) {
+            c.inc(c.cBadAck);
+            return;
+        }
+        synOptions(c, b, l4, doff);
+        conn.events |= TAP_SYN_RCVD | ESTABLISHED;
+        conn.seqInitFromTap = seq;
+        conn.seqFromTap = seq + 1;
+        conn.wndFromTap = wnd; // never scaled in a SYN
+        if (c.optWs >= 0) {
+            conn.flags |= WS_OK;
+            conn.wsFromTap = Math.min(c.optWs, 14);
+            conn.wsToTap = WS_TO_TAP;
+        } else {
+            conn.wsFromTap = 0;
+            conn.wsToTap = 0;
+        }
+        conn.mss = Math.min(c.optMss > 0 ? c.optMss : MSS_DEFAULT, conn.mss);
+        conn.seqAckFromTap = conn.seqInitToTap + 1;
+        conn.flags &= ~ACK_FROM_TAP_DUE;
+        conn.retries = 0;
+        conn.ackProgressNanos = inst.loop().now();
+        if ((conn.flags & PEEK_OFFSET) != 0 && Sockets.setPeekOffset(conn.sock, 0, c.scratch) < 0)
+            conn.flags &= ~PEEK_OFFSET;
+        // The handshake's ACK goes out at the end of the batch, then whatever the client sent already.
+        conn.flags |= ACK_TO_TAP_DUE | STALLED;
+        updateEpoll(c, inst, f, conn);
+        c.inc(c.cInboundEstablished);
+    }
+
+    /** The side of a flow that faces the guest: INI for outbound flows, TGT for inbound ones. */
+    private static int tapSide(Flow f) {
+        return f.pif(Flow.INI) == Pif.TAP ? Flow.INI : Flow.TGT;
+    }
+
+    /** Side index of the host socket's side, the payload of its epoll reference. */
+    private static int sockSidx(Flow f) {
+        return Flow.sidx(f.index(), 1 - tapSide(f));
     }
 
     @Override
@@ -223,6 +483,10 @@ public final class TcpHandler implements ProtocolHandler {
         if ((tflags & RST) != 0) {
             c.inc(c.cRstFromTap);
             sockRst(c, inst, conn);
+            return;
+        }
+        if (conn.has(SOCK_ACCEPTED) && !conn.has(ESTABLISHED)) {
+            synAckFromTap(c, inst, f, conn, b, l4, doff, tflags, seq, ack, wnd);
             return;
         }
         if ((tflags & SYN) != 0) {
@@ -375,32 +639,8 @@ public final class TcpHandler implements ProtocolHandler {
             c.inc(c.cBadDst);
             return;
         }
-        // Options of the SYN: MSS and window scale.
-        int mssOpt = -1, wsOpt = -1;
-        int o = l4 + TcpFrames.TCP_HLEN, end = l4 + doff;
-        while (o < end) {
-            int kind = b.get(o) & 0xff;
-            if (kind == TcpFrames.OPT_EOL)
-                break;
-            if (kind == TcpFrames.OPT_NOP) {
-                o++;
-                continue;
-            }
-            if (o + 1 >= end) {
-                c.inc(c.cBadOption);
-                break;
-            }
-            int olen = b.get(o + 1) & 0xff;
-            if (olen < 2 || o + olen > end) {
-                c.inc(c.cBadOption);
-                break;
-            }
-            if (kind == TcpFrames.OPT_MSS && olen == 4)
-                mssOpt = b.getShort(o + 2) & 0xffff;
-            else if (kind == TcpFrames.OPT_WS && olen == 3)
-                wsOpt = b.get(o + 2) & 0xff;
-            o += olen;
-        }
+        synOptions(c, b, l4, doff);
+        int mssOpt = c.optMss, wsOpt = c.optWs;
 
         // Where the socket connects: the gateway address means the host itself.
         long tHi = dHi, tLo = dLo;
@@ -477,6 +717,37 @@ public final class TcpHandler implements ProtocolHandler {
             connected(c, inst, dev, f, conn);
     }
 
+    /** Options of a SYN from the guest: MSS and window scale into {@code c.optMss}, {@code c.optWs} (-1: none). */
+    private static void synOptions(Ctx c, ByteBuffer b, int l4, int doff) {
+        int mssOpt = -1, wsOpt = -1;
+        int o = l4 + TcpFrames.TCP_HLEN, end = l4 + doff;
+        while (o < end) {
+            int kind = b.get(o) & 0xff;
+            if (kind == TcpFrames.OPT_EOL)
+                break;
+            if (kind == TcpFrames.OPT_NOP) {
+                o++;
+                continue;
+            }
+            if (o + 1 >= end) {
+                c.inc(c.cBadOption);
+                break;
+            }
+            int olen = b.get(o + 1) & 0xff;
+            if (olen < 2 || o + olen > end) {
+                c.inc(c.cBadOption);
+                break;
+            }
+            if (kind == TcpFrames.OPT_MSS && olen == 4)
+                mssOpt = b.getShort(o + 2) & 0xffff;
+            else if (kind == TcpFrames.OPT_WS && olen == 3)
+                wsOpt = b.get(o + 2) & 0xff;
+            o += olen;
+        }
+        c.optMss = mssOpt;
+        c.optWs = wsOpt;
+    }
+
     /** The host socket is connected: answer the guest's SYN. */
     private void connected(Ctx c, Instance inst, GuestDevice dev, Flow f, TcpConn conn) {
         conn.events |= TAP_SYN_ACK_SENT;
@@ -514,6 +785,10 @@ public final class TcpHandler implements ProtocolHandler {
             windowWatch(c, instance);
             return;
         }
+        if (eventType == c.listenType) {
+            accept(c, instance, ref);
+            return;
+        }
         int sidx = EpollRef.payload(ref);
         Flow f = instance.flows().get(Flow.sidxFlow(sidx));
         if (f == null || f.state() != FlowState.ACTIVE || f.type() != FlowType.TCP
@@ -526,7 +801,7 @@ public final class TcpHandler implements ProtocolHandler {
         GuestDevice dev = instance.device();
         if (dev == null)
             return;
-        if (!conn.has(TAP_SYN_ACK_SENT)) {
+        if (!conn.has(TAP_SYN_ACK_SENT) && !conn.has(SOCK_ACCEPTED)) {
             int err = Sockets.soError(conn.sock, c.scratch);
             if (err != 0 || (events & (EventLoop.EPOLLERR | EventLoop.EPOLLHUP)) != 0) {
                 c.inc(err == Errno.ECONNREFUSED ? c.cRefused : c.cConnectFailed);
@@ -570,7 +845,7 @@ public final class TcpHandler implements ProtocolHandler {
             conn.seqToTap = conn.seqAckFromTap;
             setPeekOffset(c, conn, 0);
         }
-        FlowSide tap = f.side(Flow.INI);
+        FlowSide tap = f.side(tapSide(f));
         boolean v4 = tap.isV4();
         int hlen = TcpFrames.l3l4Offset(v4) + TcpFrames.TCP_HLEN;
         long wnd = conn.wndFromTap & 0xffff_ffffL;
@@ -676,26 +951,31 @@ public final class TcpHandler implements ProtocolHandler {
     // ------------------------------------------------------------------
 
     private void sendSynAck(Ctx c, GuestDevice dev, Flow f, TcpConn conn) {
-        FlowSide tap = f.side(Flow.INI);
+        sendSyn(dev, f, conn, SYN | ACK, conn.seqFromTap, (conn.flags & WS_OK) != 0);
+        conn.seqAckToTap = conn.seqFromTap;
+    }
+
+    /** A SYN (inbound, {@code ack} unused) or SYN, ACK to the guest, with our MSS and, if {@code ws}, window scale. */
+    private void sendSyn(GuestDevice dev, Flow f, TcpConn conn, int flags, int ack, boolean ws) {
+        FlowSide tap = f.side(tapSide(f));
         boolean v4 = tap.isV4();
-        int optLen = (conn.flags & WS_OK) != 0 ? 8 : 4;
+        int optLen = ws ? 8 : 4;
         int hlen = TcpFrames.l3l4Offset(v4) + TcpFrames.TCP_HLEN + optLen;
         int off = dev.reserve(hlen);
         if (off < 0)
             return;
         ByteBuffer tx = dev.buffer();
         int len = TcpFrames.headers(tx, off, dev.guestMac(), dev.ourMac(), v4, tap.oaddrHi(), tap.oaddrLo(),
-            tap.eaddrHi(), tap.eaddrLo(), tap.oport(), tap.eport(), conn.seqInitToTap, conn.seqFromTap,
-            SYN | ACK, Math.min(conn.wndToTap, 0xffff), optLen, 0);
+            tap.eaddrHi(), tap.eaddrLo(), tap.oport(), tap.eport(), conn.seqInitToTap, ack,
+            flags, Math.min(conn.wndToTap, 0xffff), optLen, 0);
         int o = off + hlen - optLen;
         int ourMss = dev.maxFrame() - TcpFrames.l3l4Offset(v4) - TcpFrames.TCP_HLEN;
         tx.put(o, (byte) TcpFrames.OPT_MSS).put(o + 1, (byte) 4).putShort(o + 2, (short) Math.min(ourMss, 0xffff));
-        if ((conn.flags & WS_OK) != 0)
+        if (ws)
             tx.put(o + 4, (byte) TcpFrames.OPT_NOP).put(o + 5, (byte) TcpFrames.OPT_WS).put(o + 6, (byte) 3)
-                .put(o + 7, (byte) conn.wsToTap);
+                .put(o + 7, (byte) WS_TO_TAP);
         TcpFrames.checksums(tx, off, len, v4);
         dev.send(off, len);
-        conn.seqAckToTap = conn.seqFromTap;
     }
 
     /** An ACK with the current sequence, acknowledgement and a fresh window (twice if a duplicate is owed). */
@@ -717,7 +997,7 @@ public final class TcpHandler implements ProtocolHandler {
     }
 
     private void sendFlags(GuestDevice dev, Flow f, TcpConn conn, int flags, int seq, int ack) {
-        FlowSide tap = f.side(Flow.INI);
+        FlowSide tap = f.side(tapSide(f));
         boolean v4 = tap.isV4();
         int hlen = TcpFrames.l3l4Offset(v4) + TcpFrames.TCP_HLEN;
         int off = dev.reserve(hlen);
@@ -776,9 +1056,10 @@ public final class TcpHandler implements ProtocolHandler {
         if (conn.has(CLOSED))
             return;
         if (dev != null) {
-            int flags = RST | ACK;
-            int seq = conn.has(TAP_SYN_ACK_SENT) ? conn.seqToTap : 0;
-            sendFlags(dev, f, conn, flags, seq, conn.seqFromTap);
+            boolean synSent = conn.has(SOCK_ACCEPTED) && !conn.has(ESTABLISHED);
+            int flags = synSent ? RST : RST | ACK; // inbound: nothing of the guest's to acknowledge yet
+            int seq = conn.has(TAP_SYN_ACK_SENT) || conn.has(SOCK_ACCEPTED) ? conn.seqToTap : 0;
+            sendFlags(dev, f, conn, flags, seq, synSent ? 0 : conn.seqFromTap);
             c.inc(c.cRstToTap);
         }
         closeSocket(c, inst, conn, true);
@@ -896,7 +1177,7 @@ public final class TcpHandler implements ProtocolHandler {
         if (conn.sock < 0)
             return;
         int ev;
-        if (!conn.has(TAP_SYN_ACK_SENT))
+        if (!conn.has(TAP_SYN_ACK_SENT) && !conn.has(SOCK_ACCEPTED))
             ev = EventLoop.EPOLLOUT | EventLoop.EPOLLRDHUP;
         else if (!conn.has(ESTABLISHED))
             ev = EventLoop.EPOLLRDHUP | EventLoop.EPOLLET;
@@ -906,7 +1187,7 @@ public final class TcpHandler implements ProtocolHandler {
         if (ev == conn.epollEvents)
             return;
         conn.epollEvents = ev;
-        inst.loop().modify(conn.sock, ev, EpollRef.of(c.eventType, conn.sock, Flow.sidx(f.index(), Flow.TGT)));
+        inst.loop().modify(conn.sock, ev, EpollRef.of(c.eventType, conn.sock, sockSidx(f)));
     }
 
     // ------------------------------------------------------------------
@@ -940,6 +1221,19 @@ public final class TcpHandler implements ProtocolHandler {
         if (dev == null)
             return;
         {
+            if (conn.has(SOCK_ACCEPTED) && !conn.has(ESTABLISHED)) {
+                // Inbound: our SYN again, once a second; reset the client if the guest never answers.
+                if (now - conn.ackProgressNanos >= RTO_NANOS) {
+                    if (++conn.retries > MAX_RETRIES) {
+                        c.inc(c.cTimeouts);
+                        tapRst(c, dev, inst, f, conn);
+                        return;
+                    }
+                    conn.ackProgressNanos = now;
+                    sendSyn(dev, f, conn, SYN, 0, true);
+                }
+                return;
+            }
             if (!conn.has(TAP_SYN_ACK_SENT))
                 return; // the kernel times the connect() out
             if (!conn.has(ESTABLISHED)) {
@@ -1008,6 +1302,14 @@ public final class TcpHandler implements ProtocolHandler {
         final int[] touched = new int[1024];
         int touchedCount;
         final int timerType;
+        final int listenType;
+        /** Socket addresses from accept() and getsockname(). */
+        final NativeBuffer addr = NativeBuffer.allocate(Sys.SOCKADDR_SCRATCH_SIZE);
+        /** The guest's addresses (inbound connections go there). */
+        final boolean ga4, ga6;
+        final long ga4Hi, ga4Lo, ga6Hi, ga6Lo;
+        /** Options of the SYN being looked at (see synOptions). */
+        int optMss, optWs;
         io.penne.linux.TimerFd timer;
         boolean timerArmed;
         int[] watch = new int[1024], watchNext = new int[1024];
@@ -1018,12 +1320,22 @@ public final class TcpHandler implements ProtocolHandler {
 
         final int cOpened, cRefused, cConnectFailed, cClosed, cRstToTap, cRstFromTap, cNoFlow, cRstNoFlow,
             cBadSyn, cDupSyn, cBadAck, cBadOption, cBadDst, cEarly, cOutOfOrder, cAfterFin, cPartialSend,
-            cFastRetransmit, cRetransmitTimeout, cTimeouts, cSockErrors, cStale, cTableFull;
+            cFastRetransmit, cRetransmitTimeout, cTimeouts, cSockErrors, cStale, cTableFull,
+            cAccepted, cInboundEstablished, cNoGuestAddr, cInboundClash, cListenFailed;
 
         Ctx(Instance inst) {
             counters = inst.counters();
             eventType = inst.eventType(EVENT_SOCK);
             timerType = inst.eventType(EVENT_TIMER);
+            listenType = inst.eventType(EVENT_LISTEN);
+            long[] a4 = address(inst, "guest.address4");
+            long[] a6 = address(inst, "guest.address6");
+            ga4 = a4 != null && InetAddr.isV4(a4[0], a4[1]);
+            ga4Hi = ga4 ? a4[0] : 0;
+            ga4Lo = ga4 ? a4[1] : 0;
+            ga6 = a6 != null && !InetAddr.isV4(a6[0], a6[1]);
+            ga6Hi = ga6 ? a6[0] : 0;
+            ga6Lo = ga6 ? a6[1] : 0;
             peekOffset = KernelFeatures.probe().has(KernelFeatures.SO_PEEK_OFF);
             long[] g4 = address(inst, "guest.gateway4");
             long[] g6 = address(inst, "guest.gateway6");
@@ -1059,6 +1371,11 @@ public final class TcpHandler implements ProtocolHandler {
             cSockErrors = counters.register("tcp.socket_errors");
             cStale = counters.register("tcp.events.stale");
             cTableFull = counters.register("tcp.drop.table_full");
+            cAccepted = counters.register("tcp.conn.accepted");
+            cInboundEstablished = counters.register("tcp.conn.inbound_established");
+            cNoGuestAddr = counters.register("tcp.refused.no_guest_address");
+            cInboundClash = counters.register("tcp.refused.tuple_in_use");
+            cListenFailed = counters.register("tcp.listen.failed");
         }
 
         private static long[] address(Instance inst, String key) {

@@ -18,7 +18,7 @@ import java.util.Map;
  */
 public final class TcpConn extends FlowData {
     // ---- events ----
-    /** SYN received from the guest, host socket connecting. */
+    /** SYN received from the guest (outbound: host socket connecting; inbound: its SYN, ACK). */
     public static final int TAP_SYN_RCVD = 1;
     /** SYN, ACK sent to the guest (host socket connected). */
     public static final int TAP_SYN_ACK_SENT = 1 << 1;
@@ -36,6 +36,8 @@ public final class TcpConn extends FlowData {
     public static final int TAP_FIN_ACKED = 1 << 7;
     /** Connection over (reset, refused, or both directions closed): free at the next deferred scan. */
     public static final int CLOSED = 1 << 8;
+    /** Inbound: accepted from a listening host socket, SYN sent to the guest (passt's SOCK_ACCEPTED). */
+    public static final int SOCK_ACCEPTED = 1 << 9;
 
     // ---- flags ----
     /** An ACK to the guest is owed (data or FIN accepted, window changed). */
@@ -58,7 +60,7 @@ public final class TcpConn extends FlowData {
     public static final int WND_WATCH = 1 << 8;
 
     private static final String[] EVENT_NAMES = {"TAP_SYN_RCVD", "TAP_SYN_ACK_SENT", "ESTABLISHED",
-        "SOCK_FIN_RCVD", "SOCK_FIN_SENT", "TAP_FIN_RCVD", "TAP_FIN_SENT", "TAP_FIN_ACKED", "CLOSED"};
+        "SOCK_FIN_RCVD", "SOCK_FIN_SENT", "TAP_FIN_RCVD", "TAP_FIN_SENT", "TAP_FIN_ACKED", "CLOSED", "SOCK_ACCEPTED"};
     private static final String[] FLAG_NAMES = {"ACK_TO_TAP_DUE", "ACK_FROM_TAP_DUE", "SNDBUF_FULL", "STALLED",
         "DUP_ACK", "PEEK_OFFSET", "IN_BATCH", "WS_OK", "WND_WATCH"};
 
@@ -143,6 +145,8 @@ public final class TcpConn extends FlowData {
     public String stateName() {
         if ((events & CLOSED) != 0)
             return "CLOSED";
+        if ((events & ESTABLISHED) == 0 && (events & SOCK_ACCEPTED) != 0)
+            return "SYN_SENT";
         if ((events & ESTABLISHED) == 0)
             return (events & TAP_SYN_ACK_SENT) != 0 ? "SYN_RCVD" : "CONNECTING";
         boolean tapFin = (events & TAP_FIN_RCVD) != 0, sockFin = (events & SOCK_FIN_RCVD) != 0;

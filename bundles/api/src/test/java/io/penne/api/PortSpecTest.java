@@ -1,0 +1,129 @@
+package io.penne.api;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.penne.api.flow.InetAddr;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class PortSpecTest {
+
+    @Test
+    void none() {
+        PortSpec p = PortSpec.parse("none");
+        assertTrue(p.isNone());
+        assertEquals(0, p.count());
+        assertEquals(0, p.target(80));
+    }
+
+    @Test
+    void singlePort() {
+        PortSpec p = PortSpec.parse("80");
+        assertArrayEquals(new int[] {80}, p.ports());
+        assertEquals(80, p.target(80));
+        assertEquals(0, p.target(81));
+        assertFalse(p.isAll());
+        assertNull(p.address());
+        assertNull(p.addressBits());
+    }
+
+    @Test
+    void rangeAndList() {
+        PortSpec p = PortSpec.parse("22,80,443,8000-8002");
+        assertArrayEquals(new int[] {22, 80, 443, 8000, 8001, 8002}, p.ports());
+        assertEquals(8001, p.target(8001));
+    }
+
+    @Test
+    void mapping() {
+        PortSpec p = PortSpec.parse("8080:80");
+        assertArrayEquals(new int[] {8080}, p.ports());
+        assertEquals(80, p.target(8080));
+        PortSpec r = PortSpec.parse("8000-8010:9000-9010");
+        assertEquals(11, r.count());
+        assertEquals(9000, r.target(8000));
+        assertEquals(9010, r.target(8010));
+        PortSpec s = PortSpec.parse("8000-8010:9000");
+        assertEquals(9005, s.target(8005));
+    }
+
+    @Test
+    void exclusions() {
+        PortSpec p = PortSpec.parse("2000-5000,~3000-3010");
+        assertEquals(3001 - 11, p.count());
+        assertEquals(2999, p.target(2999));
+        assertEquals(0, p.target(3000));
+        assertEquals(0, p.target(3010));
+        assertEquals(3011, p.target(3011));
+        assertFalse(p.isAll());
+        // Exclusions first work too: they win over includes wherever they are.
+        assertEquals(0, PortSpec.parse("~25,20-30").target(25));
+    }
+
+    @Test
+    void exclusionsOnlyMeansAll() {
+        PortSpec p = PortSpec.parse("~22");
+        assertTrue(p.isAll());
+        assertEquals(65534, p.count());
+        assertEquals(0, p.target(22));
+        assertEquals(23, p.target(23));
+        PortSpec q = PortSpec.parse("~1000-2000");
+        assertEquals(65535 - 1001, q.count());
+    }
+
+    @Test
+    void all() {
+        PortSpec p = PortSpec.parse("all");
+        assertTrue(p.isAll());
+        assertEquals(65535, p.count());
+        assertEquals(1, p.target(1));
+        assertEquals(65535, p.target(65535));
+        PortSpec q = PortSpec.parse("all,~22");
+        assertEquals(0, q.target(22));
+        assertEquals(65534, q.count());
+    }
+
+    @Test
+    void address() {
+        PortSpec p = PortSpec.parse("192.0.2.1/22");
+        assertEquals("192.0.2.1", p.address());
+        assertArrayEquals(InetAddr.parse("192.0.2.1"), p.addressBits());
+        assertEquals(22, p.target(22));
+        PortSpec q = PortSpec.parse("::1/all");
+        assertEquals("::1", q.address());
+        assertTrue(q.isAll());
+        PortSpec r = PortSpec.parse("192.0.2.1/20-30,~25");
+        assertEquals(10, r.count());
+        assertEquals(0, r.target(25));
+    }
+
+    @Test
+    void list() {
+        List<PortSpec> l = PortSpec.parseList("80;none; ;127.0.0.1/8080:80");
+        assertEquals(2, l.size());
+        assertEquals("80", l.get(0).text());
+        assertEquals("127.0.0.1", l.get(1).address());
+        assertTrue(PortSpec.parseList(null).isEmpty());
+        assertTrue(PortSpec.parseList("none").isEmpty());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> PortSpec.parseList("80;90-70"));
+        assertTrue(e.getMessage().contains("'90-70'"), e.getMessage());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", "abc", "80-70", "0", "65536", "70000", "80,", ",80", "80,,81", "8080:",
+        ":80", "80-", "-80", "~", "~abc", "8000-8010:9000-9005", "65530-65535:65534", "80,80", "79-81,80",
+        "all,80", "all,all", "none,80", "auto", "80,auto", "eth0%/80", "192.0.2.1%eth0/80", "/80", "1.2.3/80",
+        "foo/80", "192.0.2.1/", "80:192.0.2.5/90", "80:192.0.2.5", "~1-65535", "8o", "+80", " 80 x"})
+    void malformedSpecsAreRefusedNamingTheSpec(String spec) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PortSpec.parse(spec));
+        assertTrue(e.getMessage().startsWith("bad port spec '" + spec + "'"), e.getMessage());
+    }
+}

@@ -1,0 +1,43 @@
+package io.penne.launcher;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+
+/** pasta's -t: specs pass through to the instance property tcp.forward, joined with ';'. */
+class OptionsTest {
+
+    @Test
+    void tcpSpecsAreJoinedInOrder() throws Exception {
+        Options o = Options.parse(new String[] {"-t", "80", "--tcp-ports=8000-8010:9000-9010,~8005", "-t", "none",
+            "-t192.0.2.1/22", "-t", "::1/all", "--", "true"});
+        assertEquals("80;8000-8010:9000-9010,~8005;192.0.2.1/22;::1/all", o.ns.get("tcp.forward"));
+    }
+
+    @Test
+    void noneAloneSetsNothing() throws Exception {
+        Options o = Options.parse(new String[] {"-t", "none", "-u", "none", "-T", "none", "-U", "none"});
+        assertFalse(o.ns.containsKey("tcp.forward"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"abc", "80-70", "0", "65536", "80,,81", "80,", "~", "8080:", "auto", "a/80",
+        "192.0.2.1/", "80;81", "1-2-3"})
+    void badSpecsAreRefusedNamingThem(String spec) {
+        UsageException e = assertThrows(UsageException.class, () -> Options.parse(new String[] {"-t", spec}));
+        assertTrue(e.getMessage().startsWith("option '-t': bad port spec '" + spec + "'"), e.getMessage());
+    }
+
+    @Test
+    void otherForwardingOptionsStillOnlyTakeNone() {
+        for (String opt : new String[] {"-u", "-T", "-U"}) {
+            UsageException e = assertThrows(UsageException.class, () -> Options.parse(new String[] {opt, "80"}));
+            assertTrue(e.getMessage().contains("not supported yet"), e.getMessage());
+        }
+    }
+}
