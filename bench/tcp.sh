@@ -7,6 +7,7 @@
 # listens. Paths measured:
 #   iperf3 1 and 4 streams, MTU 65520 (default) and 1500 (-m 1500), Gbit/s,
 #   data both ways (-R: the host sends on the connection the namespace opened);
+#   host -> namespace through -t (server inside, host client to the host's own address);
 #   RR/s  1-byte request/response on one connection;
 #   CRR/s connect + 1-byte request/response + close.
 # Prints a table with the penne/pasta ratio. Needs root (pasta --runas 0),
@@ -77,6 +78,32 @@ for dir in "" -R; do
         done
     done
 done
+# Host -> namespace through -t: the server runs inside, the host client connects to the host's
+# own upstream address (a non-loopback source, so it goes through the tap, not a splice).
+HOST_IP=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1)
+INPORT=35321
+tapin() {
+    local name=$1 mtu=$2 streams=$3
+    local mopt=(); [ "$mtu" != 65520 ] && mopt=(-m "$mtu")
+    if [ "$name" = pasta ]; then
+        pasta --runas 0 --config-net -t $INPORT -T none -u none -U none "${mopt[@]}" -- iperf3 -s -p $INPORT -1 >/dev/null 2>&1 &
+    else
+        "$PENNE" -t $INPORT -T none -u none -U none "${mopt[@]}" -- iperf3 -s -p $INPORT -1 >/dev/null 2>&1 &
+    fi
+    local tr=$!
+    sleep 2
+    iperf3 -c "$HOST_IP" -p $INPORT -t $DUR -P "$streams" -J 2>/dev/null | gbps
+    wait $tr 2>/dev/null
+}
+if [ -n "$HOST_IP" ]; then
+    for mtu in 65520 1500; do
+        for streams in 1 4; do
+            a=$(tapin pasta $mtu $streams); b=$(tapin penne $mtu $streams)
+            r=$(python3 -c "print('%.2f' % ($b/$a))" 2>/dev/null || echo -)
+            printf '| host->ns via -t (tap-in) iperf3 MTU %s, %s stream(s), Gbit/s | %s | %s | %s |\n' $mtu $streams "$a" "$b" "$r"
+        done
+    done
+fi
 for mode in rr crr; do
     a=$(inns pasta 65520 "python3 $work/rr.py $mode $GW $RRPORT $DUR")
     b=$(inns penne 65520 "python3 $work/rr.py $mode $GW $RRPORT $DUR")
