@@ -249,6 +249,22 @@ class NamespaceTcpIT {
     }
 
     @Test
+    void mapHostLoopbackChoosesTheAddressThatMeansTheHost() throws Exception {
+        int echo = serve("127.0.0.1", s -> s.getInputStream().transferTo(s.getOutputStream()));
+        // 192.0.2.77 is routed through the gateway like any remote address; mapped, it means the host.
+        Result r = python(String.join("\n",
+            "import socket",
+            "c = socket.create_connection(('192.0.2.77', " + echo + "), timeout=10); c.sendall(b'mapped')",
+            "print('echo', c.recv(100).decode())",
+            ""), "--no-map-gw", "--map-host-loopback", "192.0.2.77", "-4");
+        assertEquals(0, r.status(), r.toString());
+        assertTrue(r.out().contains("echo mapped"), r.toString());
+        Result bad = Dist.run(60, Dist.penne("--map-host-loopback", "not-an-address", "--", "true"));
+        assertEquals(2, bad.status(), bad.toString());
+        assertTrue(bad.err().startsWith("penne: invalid --map-host-loopback value 'not-an-address'"), bad.toString());
+    }
+
+    @Test
     void unprivilegedUserGetsWorkingTcp() throws Exception {
         assumeTrue((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid") == 0,
             "needs root to switch to an unprivileged user");

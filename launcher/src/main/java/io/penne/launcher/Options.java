@@ -55,6 +55,8 @@ final class Options {
         spec("ns-mac-addr", (char) 0, true, true);
         spec("config-net", (char) 0, false, true);
         spec("no-netns-quit", (char) 0, false, true);
+        spec("map-host-loopback", (char) 0, true, true);
+        spec("no-map-gw", (char) 0, false, true);
         spec("ipv4-only", '4', false, true);
         spec("ipv6-only", '6', false, true);
         // -t forwards host ports to the namespace; the others only take "none" (which podman passes) so far.
@@ -65,11 +67,11 @@ final class Options {
         // pasta's, not implemented yet.
         for (String n : new String[] {"socket", "socket-path", "fd", "pcap", "mac-addr", "interface", "outbound",
             "dns", "search", "hostname", "userns", "dns-forward", "runas",
-            "outbound-if4", "outbound-if6", "map-host-loopback", "map-guest-addr", "dns-host", "fqdn",
+            "outbound-if4", "outbound-if6", "map-guest-addr", "dns-host", "fqdn",
             "repair-path", "stats"})
             spec(n, shortOf(n), true, false);
         for (String n : new String[] {"no-tcp", "no-udp", "no-icmp", "no-dhcp", "no-dhcpv6", "no-ndp", "no-ra",
-            "no-splice", "splice-only", "freebind", "no-map-gw", "one-off", "dhcp-dns",
+            "no-splice", "splice-only", "freebind", "one-off", "dhcp-dns",
             "no-dhcp-dns", "dhcp-search", "no-dhcp-search", "no-copy-routes",
             "no-copy-addrs", "netns-only", "host-lo-to-ns-lo", "vhost-user", "print-capabilities", "migrate-exit",
             "migrate-no-linger", "chroot-fallback"})
@@ -220,13 +222,26 @@ final class Options {
             case "conf-path": confPath = nonEmpty(value, spelled); break;
             case "ns-ifname": ns.put("ns.ifname", nonEmpty(value, spelled)); break;
             case "mtu": ns.put("mtu", number(value, spelled, 0, 65520)); break;
-            case "address": ns.put(isV6(value) ? "address6" : "address4", nonEmpty(value, spelled)); break;
+            case "address": ns.put(isV6(value) ? "address6" : "address4", literal(value, spelled)); break;
             case "netmask": ns.put("prefix4", prefix(value, spelled)); break;
-            case "gateway": ns.put(isV6(value) ? "gateway6" : "gateway4", nonEmpty(value, spelled)); break;
+            case "gateway": ns.put(isV6(value) ? "gateway6" : "gateway4", literal(value, spelled)); break;
             case "netns": netnsTarget = netnsPath(nonEmpty(value, spelled)); break;
             case "ns-mac-addr": ns.put("ns.mac", nonEmpty(value, spelled)); break;
             case "config-net": ns.put("ns.configure", "true"); break;
             case "no-netns-quit": noNetnsQuit = true; break;
+            case "map-host-loopback":
+                // pasta: the address that stands for the host (default: the gateway), or none
+                if ("none".equals(value)) {
+                    ns.put("map.host_loopback4", "none");
+                    ns.put("map.host_loopback6", "none");
+                } else {
+                    ns.put(isV6(value) ? "map.host_loopback6" : "map.host_loopback4", literal(value, spelled));
+                }
+                break;
+            case "no-map-gw": // the gateway is not the host, unless --map-host-loopback says otherwise
+                ns.putIfAbsent("map.host_loopback4", "none");
+                ns.putIfAbsent("map.host_loopback6", "none");
+                break;
             case "ipv4-only": ns.put("ipv6", "false"); break;
             case "ipv6-only": ns.put("ipv4", "false"); break;
             case "tcp-ports": tcpPorts(value, spelled); break;
@@ -285,6 +300,22 @@ final class Options {
 
     private static UsageException badPorts(String value, String spelled, String why) {
         return new UsageException("option '" + spelled + "': bad port spec '" + value + "': " + why);
+    }
+
+    /** An IPv4 or IPv6 address literal (never a name: nothing is looked up), as given. */
+    private static String literal(String v, String opt) throws UsageException {
+        boolean ok = false;
+        if (v != null && v.matches("[0-9a-fA-F:.]+")) {
+            try {
+                java.net.InetAddress.getByName(v); // a literal of this shape is parsed, not resolved
+                ok = v.contains(":") || v.matches("\\d{1,3}(\\.\\d{1,3}){3}");
+            } catch (java.net.UnknownHostException e) {
+                ok = false;
+            }
+        }
+        if (!ok)
+            throw new UsageException("invalid " + opt + " value '" + v + "': not an IP address");
+        return v;
     }
 
     private static boolean isV6(String v) {
@@ -381,6 +412,9 @@ final class Options {
             "      --config-net       configure an attached namespace too",
             "      --netns PATH|NAME  attach to this namespace (NAME: /run/netns/NAME)",
             "      --no-netns-quit    keep running when the attached namespace goes away",
+            "      --map-host-loopback ADDR|none  the guest address that means the host",
+            "                         (default: the gateway)",
+            "      --no-map-gw        the gateway is not the host",
             "  -t, --tcp-ports SPEC   forward host TCP ports to the namespace: none,",
             "                         80, 8000-8010, 8080:80, ~22, all, ADDR/PORTS;",
             "                         comma-separated, may be repeated (see pasta(1))",

@@ -56,6 +56,24 @@ public final class InstanceComponent implements Instance {
 
     @Activate
     public InstanceComponent(InstanceConfig config, Map<String, Object> properties, BundleContext context) {
+        try {
+            Started s = start(config, properties, context);
+            impl = s.impl;
+            namespace = s.namespace;
+            spawner = s.spawner;
+        } catch (RuntimeException e) {
+            // One readable line: the launcher hides Declarative Services' stack traces.
+            LOG.log(System.Logger.Level.ERROR, e.getMessage());
+            throw e;
+        }
+    }
+
+    private record Started(InstanceImpl impl, GuestNamespace namespace, ServiceRegistration<?> spawner) {
+    }
+
+    private static Started start(InstanceConfig config, Map<String, Object> properties, BundleContext context) {
+        InstanceImpl impl;
+        GuestNamespace namespace;
         String name = config.name();
         if (name == null || !name.matches(NAME_PATTERN))
             throw new IllegalArgumentException("io.penne.instance: bad value for 'name': '" + name
@@ -68,9 +86,7 @@ public final class InstanceComponent implements Instance {
         if (fwd != null) {
             try {
                 io.penne.api.PortSpec.parseList(fwd.toString());
-            } catch (IllegalArgumentException e) {
-                // One readable line for the user, naming the spec (the TCP handler parses it again).
-                LOG.log(System.Logger.Level.ERROR, "instance " + name + ": " + e.getMessage());
+            } catch (IllegalArgumentException e) { // checked here so a bad spec stops the start (the handler parses it again)
                 throw new IllegalArgumentException("io.penne.instance: bad value for '"
                     + io.penne.api.PortSpec.TCP_PROPERTY + "': " + e.getMessage(), e);
             }
@@ -79,19 +95,15 @@ public final class InstanceComponent implements Instance {
         try {
             namespace = ns == null ? null : GuestNamespace.open(name, ns);
         } catch (RuntimeException e) {
-            // One readable line for the user (the launcher hides Declarative Services' stack traces).
-            LOG.log(System.Logger.Level.ERROR, "instance " + name + ": cannot set up the namespace: " + e.getMessage());
-            throw e;
+            throw new IllegalStateException("instance " + name + ": cannot set up the namespace: " + e.getMessage(), e);
         }
         Map<String, Object> all = new java.util.LinkedHashMap<>(properties);
         if (namespace != null)
             all.putAll(namespace.discovered());
         impl = new InstanceImpl(name, capacity, all);
         impl.start();
-        if (namespace == null) {
-            spawner = null;
-            return;
-        }
+        if (namespace == null)
+            return new Started(impl, null, null);
         try {
             int rc = impl.loop().submit(() -> impl.attachDevice(namespace.tapFd(), namespace.mtu())).get();
             if (rc < 0)
@@ -111,7 +123,7 @@ public final class InstanceComponent implements Instance {
         };
         Dictionary<String, Object> props = new Hashtable<>();
         props.put(SPAWNER_PROPERTY, name);
-        spawner = context.registerService(Function.class.getName(), spawn, props);
+        return new Started(impl, namespace, context.registerService(Function.class.getName(), spawn, props));
     }
 
     @Deactivate

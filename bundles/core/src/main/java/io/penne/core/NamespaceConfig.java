@@ -10,7 +10,9 @@ import java.util.Map;
  * {@code mtu} (-m), {@code ns.configure} (--config-net; default true for a
  * new namespace), {@code ipv4}/{@code ipv6} (-4/-6 turn the other off),
  * {@code address4}/{@code prefix4}/{@code gateway4}, {@code address6}/
- * {@code gateway6} (-a, -n, -g), {@code ns.mac} (--ns-mac-addr). A bad value
+ * {@code gateway6} (-a, -n, -g), {@code ns.mac} (--ns-mac-addr),
+ * {@code map.host_loopback4/6} (--map-host-loopback, --no-map-gw: an address
+ * or {@code none}; read by the handlers, checked here). A bad value
  * is refused with a message naming the property.
  */
 record NamespaceConfig(String netns, String ifname, int mtu, boolean configure, boolean ipv4, boolean ipv6,
@@ -53,6 +55,12 @@ record NamespaceConfig(String netns, String ifname, int mtu, boolean configure, 
                 mac[i] = (byte) Integer.parseInt(m.substring(i * 3, i * 3 + 2), 16);
             if ((mac[0] & 1) != 0)
                 throw bad("ns.mac", m, "a unicast MAC address");
+        }
+        for (String v : new String[] {"4", "6"}) { // used by handlers; checked here, once, by name
+            String key = "map.host_loopback" + v;
+            String map = str(p, key);
+            if (map != null && !map.equals("none"))
+                addr(p, key, v.equals("4") ? 4 : 16);
         }
         return new NamespaceConfig(netns, ifname, mtu, bool(p, "ns.configure", isNew), ipv4, ipv6,
             a4, prefix4, addr(p, "gateway4", 4), a6, prefix6, addr(p, "gateway6", 16), mac);

@@ -1337,8 +1337,8 @@ public final class TcpHandler implements ProtocolHandler {
             ga6Hi = ga6 ? a6[0] : 0;
             ga6Lo = ga6 ? a6[1] : 0;
             peekOffset = KernelFeatures.probe().has(KernelFeatures.SO_PEEK_OFF);
-            long[] g4 = address(inst, "guest.gateway4");
-            long[] g6 = address(inst, "guest.gateway6");
+            long[] g4 = hostLoopbackMap(inst, "4");
+            long[] g6 = hostLoopbackMap(inst, "6");
             gw4 = g4 != null && InetAddr.isV4(g4[0], g4[1]);
             gw4Hi = gw4 ? g4[0] : 0;
             gw4Lo = gw4 ? g4[1] : 0;
@@ -1376,6 +1376,18 @@ public final class TcpHandler implements ProtocolHandler {
             cNoGuestAddr = counters.register("tcp.refused.no_guest_address");
             cInboundClash = counters.register("tcp.refused.tuple_in_use");
             cListenFailed = counters.register("tcp.listen.failed");
+        }
+
+        /**
+         * The address that stands for the host itself (pasta's --map-host-loopback):
+         * {@code map.host_loopback4/6} if configured ("none": no such address,
+         * as with --no-map-gw), else the guest's gateway, pasta's default.
+         */
+        private static long[] hostLoopbackMap(Instance inst, String v) {
+            Object m = inst.properties().get("map.host_loopback" + v);
+            if (m == null)
+                return address(inst, "guest.gateway" + v);
+            return "none".equals(m.toString().trim()) ? null : address(inst, "map.host_loopback" + v);
         }
 
         private static long[] address(Instance inst, String key) {
