@@ -5,10 +5,6 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
-import static org.ops4j.pax.exam.CoreOptions.junitBundles;
-import static org.ops4j.pax.exam.CoreOptions.mavenBundle;
-import static org.ops4j.pax.exam.CoreOptions.options;
-import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 
 import io.penne.api.EpollRef;
 import io.penne.api.EventLoop;
@@ -23,7 +19,6 @@ import io.penne.linux.EventFd;
 import io.penne.linux.NativeBuffer;
 import io.penne.linux.Sys;
 import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Collection;
@@ -77,27 +72,9 @@ public class HotSwapIT {
 
     @Configuration
     public Option[] config() {
-        return options(
-            systemProperty("jna.nosys").value("true"),
-            mavenBundle("org.osgi", "org.osgi.util.function").versionAsInProject(),
-            mavenBundle("org.osgi", "org.osgi.util.promise").versionAsInProject(),
-            mavenBundle("org.osgi", "org.osgi.service.component").versionAsInProject(),
-            mavenBundle("org.apache.felix", "org.apache.felix.scr").versionAsInProject(),
-            mavenBundle("org.apache.felix", "org.apache.felix.configadmin").versionAsInProject(),
-            mavenBundle("org.apache.felix", "org.apache.felix.gogo.runtime").versionAsInProject(),
-            mavenBundle("org.apache.felix", "org.apache.felix.gogo.command").versionAsInProject(),
-            mavenBundle("net.java.dev.jna", "jna").versionAsInProject(),
-            reactor("api"), reactor("linux"), reactor("flow"), reactor("core"), reactor("shell"),
-            reactor("itest.handler"),
-            junitBundles());
+        return PennePax.runtime("itest.handler");
     }
 
-    private static Option reactor(String artifact) {
-        String path = System.getProperty("bundle." + artifact);
-        if (path == null || !new File(path).isFile())
-            throw new IllegalStateException("bundle." + artifact + " not set or missing: " + path);
-        return org.ops4j.pax.exam.CoreOptions.bundle(new File(path).toURI().toString());
-    }
 
     @Before
     public void startInstance() throws Exception {

@@ -3,15 +3,10 @@ package io.penne.itest;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertTrue;
-import static org.ops4j.pax.exam.CoreOptions.junitBundles;
-import static org.ops4j.pax.exam.CoreOptions.mavenBundle;
-import static org.ops4j.pax.exam.CoreOptions.options;
-import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 
 import io.penne.api.Instance;
 import io.penne.api.flow.FlowType;
 import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -70,26 +65,9 @@ public class TcpIT {
 
     @Configuration
     public Option[] config() {
-        return options(
-            systemProperty("jna.nosys").value("true"),
-            mavenBundle("org.osgi", "org.osgi.util.function").versionAsInProject(),
-            mavenBundle("org.osgi", "org.osgi.util.promise").versionAsInProject(),
-            mavenBundle("org.osgi", "org.osgi.service.component").versionAsInProject(),
-            mavenBundle("org.apache.felix", "org.apache.felix.scr").versionAsInProject(),
-            mavenBundle("org.apache.felix", "org.apache.felix.configadmin").versionAsInProject(),
-            mavenBundle("org.apache.felix", "org.apache.felix.gogo.runtime").versionAsInProject(),
-            mavenBundle("org.apache.felix", "org.apache.felix.gogo.command").versionAsInProject(),
-            mavenBundle("net.java.dev.jna", "jna").versionAsInProject(),
-            reactor("api"), reactor("linux"), reactor("flow"), reactor("core"), reactor("shell"), reactor("tcp"),
-            junitBundles());
+        return PennePax.runtime("tcp");
     }
 
-    private static Option reactor(String artifact) {
-        String path = System.getProperty("bundle." + artifact);
-        if (path == null || !new File(path).isFile())
-            throw new IllegalStateException("bundle." + artifact + " not set or missing: " + path);
-        return org.ops4j.pax.exam.CoreOptions.bundle(new File(path).toURI().toString());
-    }
 
     @SuppressWarnings("unchecked")
     @Before

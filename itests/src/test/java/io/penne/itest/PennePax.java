@@ -1,0 +1,49 @@
+package io.penne.itest;
+
+import static org.ops4j.pax.exam.CoreOptions.junitBundles;
+import static org.ops4j.pax.exam.CoreOptions.mavenBundle;
+import static org.ops4j.pax.exam.CoreOptions.options;
+import static org.ops4j.pax.exam.CoreOptions.systemProperty;
+
+import java.io.File;
+import java.util.ArrayList;
+import java.util.List;
+import org.ops4j.pax.exam.Option;
+
+/**
+ * The Felix runtime of penne for Pax Exam tests: the same third-party bundles
+ * as the launcher, plus penne's bundles from this build (by path, so no stale
+ * artifact from ~/.m2 is picked up).
+ */
+final class PennePax {
+    private PennePax() {
+    }
+
+    /** The runtime with penne's api, linux, flow, core and shell, and the given extra reactor bundles. */
+    static Option[] runtime(String... extraReactorBundles) {
+        List<Option> o = new ArrayList<>(List.of(
+            systemProperty("jna.nosys").value("true"),
+            mavenBundle("org.osgi", "org.osgi.util.function").versionAsInProject(),
+            mavenBundle("org.osgi", "org.osgi.util.promise").versionAsInProject(),
+            mavenBundle("org.osgi", "org.osgi.service.component").versionAsInProject(),
+            mavenBundle("org.apache.felix", "org.apache.felix.scr").versionAsInProject(),
+            mavenBundle("org.apache.felix", "org.apache.felix.configadmin").versionAsInProject(),
+            mavenBundle("org.apache.felix", "org.apache.felix.gogo.runtime").versionAsInProject(),
+            mavenBundle("org.apache.felix", "org.apache.felix.gogo.command").versionAsInProject(),
+            mavenBundle("net.java.dev.jna", "jna").versionAsInProject()));
+        for (String b : new String[] {"api", "linux", "flow", "core", "shell"})
+            o.add(reactor(b));
+        for (String b : extraReactorBundles)
+            o.add(reactor(b));
+        o.add(junitBundles());
+        return options(o.toArray(new Option[0]));
+    }
+
+    /** A bundle of this build, from the path failsafe passes as system property bundle.ARTIFACT. */
+    private static Option reactor(String artifact) {
+        String path = System.getProperty("bundle." + artifact);
+        if (path == null || !new File(path).isFile())
+            throw new IllegalStateException("bundle." + artifact + " not set or missing: " + path);
+        return org.ops4j.pax.exam.CoreOptions.bundle(new File(path).toURI().toString());
+    }
+}
