@@ -21,7 +21,7 @@ PENNE=$root/launcher/target/penne/bin/penne
 command -v iperf3 >/dev/null && command -v pasta >/dev/null || {
     apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iperf3 passt >/dev/null; }
 command -v python3 >/dev/null || { echo "python3 needed for RR/CRR" >&2; exit 1; }
-PORT=35301; RRPORT=35311
+PORT=5301; RRPORT=5311   # below the ephemeral range (CRR leaves thousands of TIME_WAITs there)
 work=$(mktemp -d)
 cleanup() { kill $srv $rrsrv 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
@@ -81,7 +81,7 @@ done
 # Host -> namespace through -t: the server runs inside, the host client connects to the host's
 # own upstream address (a non-loopback source, so it goes through the tap, not a splice).
 HOST_IP=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1)
-INPORT=35321
+INPORT=5321
 tapin() {
     local name=$1 mtu=$2 streams=$3
     local mopt=(); [ "$mtu" != 65520 ] && mopt=(-m "$mtu")

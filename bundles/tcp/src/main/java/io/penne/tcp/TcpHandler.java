@@ -51,7 +51,10 @@ import static io.penne.tcp.TcpFrames.SYN;
  * destination equal to the guest's gateway means the host itself and is
  * connected to loopback (pasta's default {@code --map-host-loopback}). Only
  * when the host socket is connected does the guest get its SYN, ACK, with
- * an MSS from our MTU and a window scale; a refused connection becomes a RST
+ * an MSS from our MTU and a window scale (a loopback {@code connect()} has
+ * usually completed by the time it returns: {@code TCP_INFO}'s state tells,
+ * and the SYN, ACK goes out in the same cycle instead of waiting for
+ * {@code EPOLLOUT}); a refused connection becomes a RST
  * to the guest, so the guest's {@code connect()} fails just as fast as a
  * local one.</li>
  * <li><i>Guest to host.</i> Payload goes straight from the receive batch to
@@ -620,6 +623,14 @@ public final class TcpHandler implements ProtocolHandler {
     private void endOfBatch(Ctx c, Instance inst, GuestDevice dev, Flow f, TcpConn conn) {
         if (conn.has(CLOSED))
             return;
+        if (conn.has(TAP_FIN_RCVD) && (conn.flags & STALLED) != 0 && conn.has(ESTABLISHED)) {
+            // The guest sends no more data, so the window it is told does not matter: data or our FIN,
+            // if any, carry the acknowledgement and a separate ACK is only needed without them.
+            dataFromSock(c, inst, dev, f, conn);
+            if ((conn.flags & (ACK_TO_TAP_DUE | DUP_ACK)) != 0 || conn.seqAckToTap != conn.seqFromTap)
+                sendAck(c, inst, dev, f, conn);
+            return;
+        }
         if ((conn.flags & ACK_TO_TAP_DUE) != 0 || conn.seqAckToTap != conn.seqFromTap)
             sendAck(c, inst, dev, f, conn);
         if ((conn.flags & STALLED) != 0 && conn.has(ESTABLISHED))
@@ -683,6 +694,8 @@ public final class TcpHandler implements ProtocolHandler {
             rstNoConn(c, dev, batch, i, l4, batch.l4Length(i) - doff, SYN);
             return;
         }
+        if (r == -Errno.EINPROGRESS && tcpEstablished(c, s))
+            r = 0; // loopback: the handshake already completed, answer the guest now rather than next cycle
         conn.sock = s;
         conn.events = TAP_SYN_RCVD;
         conn.seqInitFromTap = seq;
@@ -704,7 +717,9 @@ public final class TcpHandler implements ProtocolHandler {
             conn.flags |= PEEK_OFFSET;
         flows.activate(f);
         flows.hashInsert(Flow.sidx(f.index(), Flow.INI));
-        conn.epollEvents = EventLoop.EPOLLOUT | EventLoop.EPOLLRDHUP;
+        // Connected already: register the mask connected() would switch to, saving an epoll_ctl.
+        conn.epollEvents = r == 0 ? EventLoop.EPOLLIN | EventLoop.EPOLLRDHUP | EventLoop.EPOLLET
+            : EventLoop.EPOLLOUT | EventLoop.EPOLLRDHUP;
         int rr = inst.loop().register(s, conn.epollEvents, EpollRef.of(c.eventType, s, Flow.sidx(f.index(), Flow.TGT)));
         if (rr < 0) {
             c.inc(c.cSockErrors);
@@ -715,6 +730,16 @@ public final class TcpHandler implements ProtocolHandler {
         c.inc(c.cOpened);
         if (r == 0)
             connected(c, inst, dev, f, conn);
+    }
+
+    /** Whether the connecting socket {@code s} is in TCP_ESTABLISHED (tcpi_state, the first byte of TCP_INFO). */
+    private static boolean tcpEstablished(Ctx c, int s) {
+        NativeBuffer m = c.scratch;
+        long base = m.address(0, 64);
+        m.putInt(0, 0);
+        m.putInt(48, 8);
+        int r = Sys.getsockopt(s, Sockets.SOL_TCP, Sockets.TCP_INFO, base, base + 48);
+        return r == 0 && (m.getInt(0) & 0xff) == 1;
     }
 
     /** Options of a SYN from the guest: MSS and window scale into {@code c.optMss}, {@code c.optWs} (-1: none). */
@@ -982,12 +1007,13 @@ public final class TcpHandler implements ProtocolHandler {
     private void sendAck(Ctx c, Instance inst, GuestDevice dev, Flow f, TcpConn conn) {
         if (!conn.has(ESTABLISHED))
             return;
-        conn.wndToTap = windowToTap(c, conn);
+        if (!conn.has(TAP_FIN_RCVD))
+            conn.wndToTap = windowToTap(c, conn); // after the guest's FIN its window is moot
         if (conn.wndToTap == 0 && (conn.flags & SNDBUF_FULL) == 0) {
             conn.flags |= SNDBUF_FULL;
             updateEpoll(c, inst, f, conn);
         }
-        if (conn.wndToTap < MAX_WINDOW / 2 && !conn.has(TAP_FIN_RCVD))
+        if (conn.wndToTap < MAX_WINDOW / 2 && !conn.has(TAP_FIN_RCVD) && mayGrow(c, conn))
             watch(c, inst, f, conn);
         int copies = (conn.flags & DUP_ACK) != 0 ? 2 : 1;
         conn.flags &= ~(ACK_TO_TAP_DUE | DUP_ACK);
@@ -1095,6 +1121,7 @@ public final class TcpHandler implements ProtocolHandler {
      * queued it is zero, so the guest does not dribble (silly window).
      */
     private int windowToTap(Ctx c, TcpConn conn) {
+        c.lastSndbuf = Long.MAX_VALUE;
         NativeBuffer m = c.scratch;
         long base = m.address(0, 64);
         m.putInt(48, 36);
@@ -1102,9 +1129,11 @@ public final class TcpHandler implements ProtocolHandler {
         if (r < 0)
             return WINDOW_DEFAULT;
         long sndbuf = m.getInt(Sockets.SK_MEMINFO_SNDBUF * 4) & 0xffff_ffffL;
+        c.lastSndbuf = sndbuf;
         long wmemq = m.getInt(Sockets.SK_MEMINFO_WMEM_QUEUED * 4) & 0xffff_ffffL;
         long sendq = 0;
-        if (Sys.ioctl(conn.sock, Sockets.SIOCOUTQ, m, 56, 4) == 0)
+        // Nothing queued (as after a loopback send the peer acked at once): no overhead to account for.
+        if (wmemq != 0 && Sys.ioctl(conn.sock, Sockets.SIOCOUTQ, m, 56, 4) == 0)
             sendq = m.getInt(56) & 0xffff_ffffL;
         long limit;
         int mss = Math.max(conn.mss, 1);
@@ -1119,6 +1148,22 @@ public final class TcpHandler implements ProtocolHandler {
             limit = (sndbuf - wmemq) * mss / (mss + overhead);
         }
         return (int) Math.min(limit, MAX_WINDOW);
+    }
+
+    /**
+     * Whether the window just computed by {@link #windowToTap} could still grow
+     * enough for {@link #windowWatch} to send an update: it never exceeds the
+     * send buffer, so a window already within an update's threshold of the
+     * buffer size (nothing much queued, as in request/response traffic) is not
+     * worth a timer. A send buffer that autotunes upwards does so while data is
+     * queued, when the window is small and watched anyway.
+     */
+    private static boolean mayGrow(Ctx c, TcpConn conn) {
+        int w = conn.wndToTap;
+        if (w == 0)
+            return true;
+        long cap = Math.min(c.lastSndbuf, MAX_WINDOW);
+        return cap - w >= Math.max(conn.mss, w / 2);
     }
 
     /**
@@ -1179,9 +1224,9 @@ public final class TcpHandler implements ProtocolHandler {
         int ev;
         if (!conn.has(TAP_SYN_ACK_SENT) && !conn.has(SOCK_ACCEPTED))
             ev = EventLoop.EPOLLOUT | EventLoop.EPOLLRDHUP;
-        else if (!conn.has(ESTABLISHED))
-            ev = EventLoop.EPOLLRDHUP | EventLoop.EPOLLET;
         else
+            // Before the guest's ACK, socket data is ignored by event(), and established() looks for it
+            // (STALLED): asking for EPOLLIN already saves switching the mask on every handshake.
             ev = EventLoop.EPOLLIN | EventLoop.EPOLLRDHUP | EventLoop.EPOLLET
                 | ((conn.flags & SNDBUF_FULL) != 0 ? EventLoop.EPOLLOUT : 0);
         if (ev == conn.epollEvents)
@@ -1312,6 +1357,8 @@ public final class TcpHandler implements ProtocolHandler {
         int optMss, optWs;
         io.penne.linux.TimerFd timer;
         boolean timerArmed;
+        /** Send buffer size seen by the last {@link #windowToTap}, {@code Long.MAX_VALUE} if unknown. */
+        long lastSndbuf = Long.MAX_VALUE;
         int[] watch = new int[1024], watchNext = new int[1024];
         int watchCount;
         NativeBuffer discard;
