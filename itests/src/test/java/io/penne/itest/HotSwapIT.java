@@ -1,5 +1,7 @@
 package io.penne.itest;
 
+import static io.penne.itest.PennePax.await;
+import static io.penne.itest.PennePax.waitFor;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
@@ -26,7 +28,6 @@ import java.util.Hashtable;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.BooleanSupplier;
 import javax.inject.Inject;
 import org.apache.felix.service.command.CommandProcessor;
 import org.apache.felix.service.command.CommandSession;
@@ -83,7 +84,7 @@ public class HotSwapIT {
         props.put("name", "itest");
         props.put("flow.capacity", "1024");
         config.update(props);
-        instance = await(() -> service(Instance.class, "(name=itest)"), "instance 'itest' from configuration");
+        instance = await(() -> service(Instance.class, "(name=itest)"), "instance 'itest' from configuration", 10);
         probe = new ProbeHandler();
         probeReg = context.registerService(ProtocolHandler.class, probe, null);
         waitFor(() -> probe.fd.get() > 0, "probe handler attached");
@@ -250,20 +251,6 @@ public class HotSwapIT {
         }
     }
 
-    private static <T> T await(java.util.function.Supplier<T> s, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (System.nanoTime() < deadline) {
-            T v = s.get();
-            if (v != null)
-                return v;
-            Thread.sleep(5);
-        }
-        throw new AssertionError("timed out waiting for " + what);
-    }
-
-    private static void waitFor(BooleanSupplier cond, String what) throws InterruptedException {
-        await(() -> cond.getAsBoolean() ? Boolean.TRUE : null, what);
-    }
 
     /**
      * A second handler registered by the test itself: an eventfd that the test

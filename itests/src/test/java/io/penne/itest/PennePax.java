@@ -39,6 +39,23 @@ final class PennePax {
         return options(o.toArray(new Option[0]));
     }
 
+    /** Polls {@code s} every 10 ms until it gives a value, for up to {@code seconds}; fails naming {@code what}. */
+    static <T> T await(java.util.function.Supplier<T> s, String what, int seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(seconds);
+        while (System.nanoTime() < deadline) {
+            T v = s.get();
+            if (v != null)
+                return v;
+            Thread.sleep(10);
+        }
+        throw new AssertionError("timed out waiting for " + what);
+    }
+
+    /** Waits up to 10 s for {@code cond}. */
+    static void waitFor(java.util.function.BooleanSupplier cond, String what) throws InterruptedException {
+        await(() -> cond.getAsBoolean() ? Boolean.TRUE : null, what, 10);
+    }
+
     /** A bundle of this build, from the path failsafe passes as system property bundle.ARTIFACT. */
     private static Option reactor(String artifact) {
         String path = System.getProperty("bundle." + artifact);

@@ -1,5 +1,7 @@
 package io.penne.itest;
 
+import static io.penne.itest.PennePax.await;
+import static io.penne.itest.PennePax.waitFor;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertTrue;
@@ -22,7 +24,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import javax.inject.Inject;
 import org.junit.After;
@@ -479,18 +480,4 @@ public class TcpIT {
         }
     }
 
-    private static <T> T await(java.util.function.Supplier<T> s, String what, int seconds) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        while (System.nanoTime() < deadline) {
-            T v = s.get();
-            if (v != null)
-                return v;
-            Thread.sleep(10);
-        }
-        throw new AssertionError("timed out waiting for " + what);
-    }
-
-    private static void waitFor(BooleanSupplier cond, String what) throws InterruptedException {
-        await(() -> cond.getAsBoolean() ? Boolean.TRUE : null, what, 10);
-    }
 }
