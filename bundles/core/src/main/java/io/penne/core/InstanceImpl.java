@@ -304,14 +304,16 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
 
     @Override
     public void endOfCycle(long now) {
-        if (egress != null)
-            egress.flush();
         boolean timer = now - lastFlowTimer >= FLOW_TIMER_NANOS;
         if (timer)
             lastFlowTimer = now;
         if (flows.pending() != null)
             cancelPending(null);
         flows.runDeferred(now, timer, this);
+        // Last, so that frames queued by deferred and timer calls (retransmissions, FINs) leave
+        // in this cycle rather than at the next wakeup, which may be a second away.
+        if (egress != null)
+            egress.flush();
         long full = flows.refusedFull();
         if (full != flowFullSeen) {
             counters.add(cFlowFull, full - flowFullSeen);

@@ -57,6 +57,43 @@ class FlowDeferTest {
         return f;
     }
 
+    /**
+     * A frame a handler queues from its timer call (a retransmission, say)
+     * goes out in the same loop cycle: the instance flushes the guest device
+     * after the deferred scan, not before it (it would otherwise wait for the
+     * next wakeup, up to a second on an idle loop). The device is a pipe, so
+     * the test sees exactly when the frame is written.
+     */
+    @Test
+    void framesQueuedByTimerCallsLeaveInTheSameCycle() throws Exception {
+        io.penne.linux.NativeBuffer fds = io.penne.linux.NativeBuffer.allocate(8);
+        assertEquals(0, io.penne.linux.Sys.pipe2(fds, io.penne.linux.Sys.O_NONBLOCK | io.penne.linux.Sys.O_CLOEXEC));
+        int readEnd = fds.getInt(0), writeEnd = fds.getInt(4);
+        java.util.concurrent.ConcurrentLinkedQueue<Long> queuedAt = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        FlowHandler h = new FlowHandler("framer", FlowType.UDP) {
+            @Override
+            public boolean flowDefer(Instance instance, Flow flow, boolean timer, long now) {
+                if (timer && queuedAt.isEmpty()) {
+                    int off = instance.device().reserve(60);
+                    instance.device().send(off, 60);
+                    queuedAt.add(System.nanoTime());
+                }
+                return false;
+            }
+        };
+        bound(h);
+        assertEquals(0, (int) onLoop(inst, () -> inst.attachDevice(writeEnd, 1500)));
+        onLoopRun(inst, () -> newFlow(inst.flows(), FlowType.UDP, 4000));
+        await(() -> !queuedAt.isEmpty(), 5000, "a timer call queued a frame");
+        io.penne.linux.NativeBuffer buf = io.penne.linux.NativeBuffer.allocate(128);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(300);
+        long got;
+        while ((got = io.penne.linux.Sys.read(readEnd, buf, 0, 128)) < 0 && System.nanoTime() < deadline)
+            Thread.sleep(1);
+        assertEquals(60, got, "the frame was written within 300 ms of being queued, not at a later wakeup");
+        io.penne.linux.Sys.close(readEnd);
+    }
+
     private FlowHandler bound(FlowHandler h) {
         inst.bind(h, "test.flows", "1");
         await(() -> h.attaches.get() > 0, 5000, "attach");
