@@ -23,10 +23,8 @@ import io.penne.linux.Sys;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.util.Collection;
 import java.util.Hashtable;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.inject.Inject;
 import org.apache.felix.service.command.CommandProcessor;
@@ -43,7 +41,6 @@ import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
-import org.osgi.framework.ServiceReference;
 import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.cm.ConfigurationAdmin;
 
@@ -210,12 +207,7 @@ public class HotSwapIT {
     }
 
     private <T> T service(Class<T> type, String filter) {
-        try {
-            Collection<ServiceReference<T>> refs = context.getServiceReferences(type, filter);
-            return refs.isEmpty() ? null : context.getService(refs.iterator().next());
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        return PennePax.service(context, type, filter);
     }
 
     private long counter(String name) {
@@ -224,11 +216,7 @@ public class HotSwapIT {
     }
 
     private <T> T onLoop(java.util.concurrent.Callable<T> c) {
-        try {
-            return instance.loop().submit(c).get(5, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        return PennePax.onLoop(instance, c);
     }
 
     private String shell(String line) {

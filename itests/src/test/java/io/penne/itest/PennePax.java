@@ -56,6 +56,26 @@ final class PennePax {
         await(() -> cond.getAsBoolean() ? Boolean.TRUE : null, what, 10);
     }
 
+    /** The first service of {@code type} matching {@code filter}, or null. */
+    static <T> T service(org.osgi.framework.BundleContext context, Class<T> type, String filter) {
+        try {
+            java.util.Collection<org.osgi.framework.ServiceReference<T>> refs =
+                context.getServiceReferences(type, filter);
+            return refs.isEmpty() ? null : context.getService(refs.iterator().next());
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Runs {@code c} on {@code instance}'s loop thread and returns its result (5 s at most). */
+    static <T> T onLoop(io.penne.api.Instance instance, java.util.concurrent.Callable<T> c) {
+        try {
+            return instance.loop().submit(c).get(5, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** A bundle of this build, from the path failsafe passes as system property bundle.ARTIFACT. */
     private static Option reactor(String artifact) {
         String path = System.getProperty("bundle." + artifact);

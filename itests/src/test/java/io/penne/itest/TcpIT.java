@@ -16,7 +16,6 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.util.Collection;
 import java.util.HexFormat;
 import java.util.Hashtable;
 import java.util.Random;
@@ -36,7 +35,6 @@ import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.BundleContext;
-import org.osgi.framework.ServiceReference;
 import org.osgi.service.cm.ConfigurationAdmin;
 
 /**
@@ -464,20 +462,11 @@ public class TcpIT {
     }
 
     private <T> T service(Class<T> type, String filter) {
-        try {
-            Collection<ServiceReference<T>> refs = context.getServiceReferences(type, filter);
-            return refs.isEmpty() ? null : context.getService(refs.iterator().next());
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        return PennePax.service(context, type, filter);
     }
 
     private <T> T onLoop(Callable<T> c) {
-        try {
-            return instance.loop().submit(c).get(5, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        return PennePax.onLoop(instance, c);
     }
 
 }
