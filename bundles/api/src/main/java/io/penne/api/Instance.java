@@ -39,6 +39,11 @@ public interface Instance {
     /** Bound and parked handlers, with their flow counts. Loop thread only. */
     List<HandlerInfo> handlers();
 
+    /** The guest's network namespace in namespace mode, else null. */
+    default GuestNamespace namespace() {
+        return null;
+    }
+
     /** {@link System#nanoTime()} when the loop started. */
     long startedNanos();
 }

@@ -37,7 +37,7 @@ import java.util.Map;
  * ({@link #spawn}). Closing stops that thread; the tap descriptor belongs to
  * the instance's loop, which closes it when the instance stops.
  */
-final class GuestNamespace implements AutoCloseable {
+final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable {
     static final int AF_INET = 2;
     static final int AF_INET6 = 10;
     private static final int IFF_UP = 0x1;
@@ -249,7 +249,8 @@ final class GuestNamespace implements AutoCloseable {
     }
 
     /** Runs {@code task} on the namespace thread (e.g. to open a socket there). */
-    <T> T call(java.util.concurrent.Callable<T> task) {
+    @Override
+    public <T> T call(java.util.concurrent.Callable<T> task) {
         return thread.call(task);
     }
 

@@ -100,7 +100,7 @@ public final class InstanceComponent implements Instance {
         Map<String, Object> all = new java.util.LinkedHashMap<>(properties);
         if (namespace != null)
             all.putAll(namespace.discovered());
-        impl = new InstanceImpl(name, capacity, all);
+        impl = new InstanceImpl(name, capacity, all, namespace);
         impl.start();
         if (namespace == null)
             return new Started(impl, null, null);

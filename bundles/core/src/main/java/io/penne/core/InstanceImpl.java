@@ -49,6 +49,7 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
     static final long FLOW_TIMER_MS = 1000;
     private static final long FLOW_TIMER_NANOS = TimeUnit.MILLISECONDS.toNanos(FLOW_TIMER_MS);
     private static final System.Logger LOG = System.getLogger(InstanceImpl.class.getName());
+    private final io.penne.api.GuestNamespace namespace;
 
     private final String name;
     private final Map<String, Object> properties;
@@ -76,7 +77,13 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
     private boolean tickScheduled;
 
     InstanceImpl(String name, int flowCapacity, Map<String, Object> properties) {
+        this(name, flowCapacity, properties, null);
+    }
+
+    InstanceImpl(String name, int flowCapacity, Map<String, Object> properties,
+                 io.penne.api.GuestNamespace namespace) {
         this.name = name;
+        this.namespace = namespace;
         this.properties = Collections.unmodifiableMap(new LinkedHashMap<>(properties));
         this.flows = FlowTables.create(flowCapacity);
         this.cParked = counters.register("events.parked");
@@ -353,6 +360,11 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
     @Override
     public Map<String, Object> properties() {
         return properties;
+    }
+
+    @Override
+    public io.penne.api.GuestNamespace namespace() {
+        return namespace;
     }
 
     @Override
