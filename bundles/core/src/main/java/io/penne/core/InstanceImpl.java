@@ -258,8 +258,12 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
      */
     int attachDevice(int fd, int mtu) {
         int rc = loop.register(fd, EventLoop.EPOLLIN, EpollRef.of(EventTypes.TAP, fd, 0));
-        if (rc == 0)
+        if (rc == 0) {
             egress = new TapEgress(fd, mtu, counters);
+            Object mac = properties.get("guest.mac");
+            if (mac != null)
+                egress.learnGuestMac(Long.parseLong(mac.toString().replace(":", ""), 16));
+        }
         return rc;
     }
 

@@ -191,8 +191,10 @@ public final class TcpHandler implements ProtocolHandler {
      * Opens a non-blocking listening socket per forwarded port: on the spec's
      * address, or on the IPv4 and IPv6 wildcards (for the families the guest
      * has an address in). Ports from {@code all} skip the ephemeral range and
-     * fail silently (as pasta); an explicit port that cannot be bound is an
-     * error in the log and a counter, the other ports still work.
+     * fail silently (as pasta). An explicit port that cannot be bound stops
+     * the instance from starting (core's ForwardCheck tries them first, as
+     * pasta refuses to start); one taken in the moment since is an error in
+     * the log and a counter, and the other ports still work.
      */
     private void listen(Ctx c, Instance inst, List<PortSpec> specs) {
         int type = inst.eventType(EVENT_LISTEN);
