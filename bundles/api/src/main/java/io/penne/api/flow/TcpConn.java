@@ -142,6 +142,12 @@ public final class TcpConn extends FlowData {
         rtoAt = tapActiveNanos = activeNanos = keepaliveNanos = 0;
     }
 
+    @Override
+    public void forEachFd(java.util.function.IntConsumer action) {
+        if (sock >= 0)
+            action.accept(sock);
+    }
+
     /** {@code a} before {@code b} in sequence space. */
     public static boolean seqLt(int a, int b) {
         return a - b < 0;
