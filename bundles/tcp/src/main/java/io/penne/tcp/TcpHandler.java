@@ -136,6 +136,8 @@ public final class TcpHandler implements ProtocolHandler {
     static final int WS_TO_TAP = 8;
     /** Largest window of the guest we use when peeking without SO_PEEK_OFF: the discard buffer size. */
     static final int DISCARD_SIZE = 4 << 20;
+    /** Instance property: "false" disables SO_PEEK_OFF even where the kernel has it (tests of the fallback). */
+    static final String PEEK_OFFSET_PROPERTY = "tcp.peek_offset";
     /** Initial window to the guest before the socket tells us better (passt's WINDOW_DEFAULT). */
     static final int WINDOW_DEFAULT = 14600;
     /** MSS assumed when the guest's SYN has none (RFC 1122). */
@@ -1499,7 +1501,10 @@ public final class TcpHandler implements ProtocolHandler {
             ga6 = a6 != null && !InetAddr.isV4(a6[0], a6[1]);
             ga6Hi = ga6 ? a6[0] : 0;
             ga6Lo = ga6 ? a6[1] : 0;
-            peekOffset = KernelFeatures.probe().has(KernelFeatures.SO_PEEK_OFF);
+            // "tcp.peek_offset=false" takes the path of kernels without SO_PEEK_OFF for TCP (before
+            // 6.10, e.g. Debian 12's 6.1), so tests can cover it on a newer one.
+            peekOffset = KernelFeatures.probe().has(KernelFeatures.SO_PEEK_OFF)
+                && !"false".equals(String.valueOf(inst.properties().get(PEEK_OFFSET_PROPERTY)));
             long[] g4 = hostLoopbackMap(inst, "4");
             long[] g6 = hostLoopbackMap(inst, "6");
             gw4 = g4 != null && InetAddr.isV4(g4[0], g4[1]);
