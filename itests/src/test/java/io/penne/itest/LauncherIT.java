@@ -166,16 +166,34 @@ class LauncherIT {
      */
     @Test
     void tcpPortForwardedIntoTheNamespace() throws Exception {
+        forwardedPortAnswers("-t");
+    }
+
+    /** Without -t, as pasta: "auto", the ports something listens on in the namespace are forwarded. */
+    @Test
+    void withoutTcpPortsListeningPortsOfTheNamespaceAreForwarded() throws Exception {
+        forwardedPortAnswers(null);
+    }
+
+    private void forwardedPortAnswers(String option) throws Exception {
         assumeTrue(Dist.run(10, List.of("sh", "-c", "command -v python3")).status() == 0, "no python3");
-        int port;
-        try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
-            port = probe.getLocalPort();
+        // Below the ephemeral range: "auto" skips it, as pasta.
+        int port = 0;
+        java.util.Random rnd = new java.util.Random();
+        while (port == 0) {
+            int p = 20000 + rnd.nextInt(10000);
+            try (java.net.ServerSocket probe = new java.net.ServerSocket(p)) {
+                port = p;
+            } catch (IOException e) {
+                // taken: another
+            }
         }
         String server = "import socket\n"
             + "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
             + "s.bind(('0.0.0.0'," + port + ")); s.listen(1)\n"
             + "c,a=s.accept(); d=c.recv(100); c.sendall(b'pong '+d); c.close()\n";
-        List<String> cmd = Dist.penne("-t", String.valueOf(port), "--", "python3", "-c", server);
+        List<String> cmd = option == null ? Dist.penne("--", "python3", "-c", server)
+            : Dist.penne(option, String.valueOf(port), "--", "python3", "-c", server);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("out").toFile())
             .start();
         started.add(p);

@@ -122,6 +122,8 @@ final class Options {
     boolean inUserns;
     /** Instance properties for namespace mode (see core's NamespaceConfig): pasta options, translated. */
     final java.util.Map<String, String> ns = new java.util.LinkedHashMap<>();
+    /** Whether -t was given (without it, pasta forwards "auto"). */
+    private boolean tcpPortsGiven;
     String netnsTarget;
     boolean noNetnsQuit;
     final List<String> command = new ArrayList<>();
@@ -184,6 +186,8 @@ final class Options {
         while (i < args.length)
             o.command.add(args[i++]);
         o.validate();
+        if (!o.tcpPortsGiven)
+            o.ns.put("tcp.forward", "auto"); // pasta's default for -t
         return o;
     }
 
@@ -256,7 +260,7 @@ final class Options {
 
     /** Port range syntax of one -t entry: {@code all}, {@code ~A[-B]}, {@code A[-B][:C[-D]]}. */
     private static final java.util.regex.Pattern PORT_ENTRY =
-        java.util.regex.Pattern.compile("all|~\\d{1,5}(-\\d{1,5})?|\\d{1,5}(-\\d{1,5})?(:\\d{1,5}(-\\d{1,5})?)?");
+        java.util.regex.Pattern.compile("all|auto|~\\d{1,5}(-\\d{1,5})?|\\d{1,5}(-\\d{1,5})?(:\\d{1,5}(-\\d{1,5})?)?");
 
     /**
      * pasta's -t: a cheap check of the spec's shape and numbers here (so a
@@ -266,6 +270,7 @@ final class Options {
      */
     private void tcpPorts(String value, String spelled) throws UsageException {
         String v = value == null ? "" : value.trim();
+        tcpPortsGiven = true;
         if (v.equals("none"))
             return;
         String list = v;
@@ -282,7 +287,7 @@ final class Options {
             if (!PORT_ENTRY.matcher(e).matches())
                 throw badPorts(value, spelled, e.isEmpty() ? "empty entry" : "'" + e + "' is not a port range");
             for (String r : e.replace("~", "").split(":")) {
-                if (r.equals("all"))
+                if (r.equals("all") || r.equals("auto"))
                     continue;
                 String[] ab = r.split("-");
                 int a = Integer.parseInt(ab[0]), b = ab.length > 1 ? Integer.parseInt(ab[1]) : a;
@@ -417,7 +422,8 @@ final class Options {
             "      --no-map-gw        the gateway is not the host",
             "  -t, --tcp-ports SPEC   forward host TCP ports to the namespace: none,",
             "                         80, 8000-8010, 8080:80, ~22, all, ADDR/PORTS;",
-            "                         comma-separated, may be repeated (see pasta(1))",
+            "                         comma-separated, may be repeated (see pasta(1));",
+            "                         auto (the default): ports bound in the namespace",
             "  -u, -T, -U none        no UDP or namespace-to-host forwarding (the only",
             "                         setting so far)",
             "  -c, --conf-path PATH   listen for penne-ctl on the UNIX socket PATH",

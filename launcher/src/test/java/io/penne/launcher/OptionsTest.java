@@ -25,8 +25,15 @@ class OptionsTest {
         assertFalse(o.ns.containsKey("tcp.forward"));
     }
 
+    @Test
+    void withoutTcpPortsTheDefaultIsAutoAsPasta() throws Exception {
+        assertEquals("auto", Options.parse(new String[] {"--", "true"}).ns.get("tcp.forward"));
+        assertEquals("auto;8000-8010,auto",
+            Options.parse(new String[] {"-t", "auto", "-t", "8000-8010,auto"}).ns.get("tcp.forward"));
+    }
+
     @ParameterizedTest
-    @ValueSource(strings = {"abc", "80-70", "0", "65536", "80,,81", "80,", "~", "8080:", "auto", "a/80",
+    @ValueSource(strings = {"abc", "80-70", "0", "65536", "80,,81", "80,", "~", "8080:", "autox", "a/80",
         "192.0.2.1/", "80;81", "1-2-3"})
     void badSpecsAreRefusedNamingThem(String spec) {
         UsageException e = assertThrows(UsageException.class, () -> Options.parse(new String[] {"-t", spec}));

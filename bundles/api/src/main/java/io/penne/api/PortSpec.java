@@ -17,8 +17,10 @@ import java.util.List;
  * Ports are 1 to 65535. A spec of exclusions only means {@code all} minus
  * them. A mapped range has the length of the range it maps
  * ({@code 8000-8010:9000} is {@code 8000-8010:9000-9010}). Overlapping
- * includes are refused, as pasta does. Not supported (refused with a
- * message): {@code auto}, {@code ADDRESS%INTERFACE}, a target address after
+ * includes are refused, as pasta does. {@code auto} (alone or limiting
+ * ranges) marks the spec for its user to forward only ports bound in the
+ * namespace ({@link #isAuto}). Not supported (refused with a
+ * message): {@code ADDRESS%INTERFACE}, a target address after
  * the colon.
  *
  * <p>With {@code all}, the user of the spec skips ports it cannot bind and
@@ -40,12 +42,15 @@ public final class PortSpec {
     private final String address;
     private final long[] addressBits;
     private final boolean all;
+    /** {@code auto}: only ports bound in the namespace, found by scanning (pasta's default for -t). */
+    private final boolean auto;
     /** Target port per listening port, 0 if not forwarded. */
     private final char[] target;
     private final int count;
 
-    private PortSpec(String text, String address, long[] addressBits, boolean all, char[] target) {
+    private PortSpec(String text, String address, long[] addressBits, boolean all, boolean auto, char[] target) {
         this.text = text;
+        this.auto = auto;
         this.address = address;
         this.addressBits = addressBits;
         this.all = all;
@@ -65,7 +70,7 @@ public final class PortSpec {
         if (s.isEmpty())
             throw bad(spec, "empty");
         if (s.equals("none"))
-            return new PortSpec(s, null, null, false, new char[65536]);
+            return new PortSpec(s, null, null, false, false, new char[65536]);
         String address = null;
         long[] bits = null;
         int slash = s.lastIndexOf('/');
@@ -89,7 +94,7 @@ public final class PortSpec {
             throw bad(spec, "no ports");
         char[] target = new char[65536];
         boolean[] excluded = new boolean[65536];
-        boolean all = false, includes = false, onlyExcludes = true;
+        boolean all = false, auto = false, includes = false, onlyExcludes = true;
         for (String e : list.split(",", -1)) {
             if (e.isEmpty())
                 throw bad(spec, "empty entry");
@@ -100,8 +105,12 @@ public final class PortSpec {
                 onlyExcludes = false;
                 continue;
             }
-            if (e.equals("auto"))
-                throw bad(spec, "'auto' is not supported yet");
+            if (e.equals("auto")) {
+                if (auto)
+                    throw bad(spec, "'auto' given twice");
+                auto = true;
+                continue;
+            }
             if (e.equals("none"))
                 throw bad(spec, "'none' must be alone");
             if (e.startsWith("~")) {
@@ -135,7 +144,7 @@ public final class PortSpec {
         }
         if (all && includes)
             throw bad(spec, "'all' cannot be combined with port ranges");
-        if (onlyExcludes)
+        if (onlyExcludes && !(auto && includes))
             all = true;
         if (all)
             for (int p = 1; p < 65536; p++)
@@ -143,7 +152,7 @@ public final class PortSpec {
         for (int p = 1; p < 65536; p++)
             if (excluded[p])
                 target[p] = 0;
-        PortSpec ps = new PortSpec(s, address, bits, all, target);
+        PortSpec ps = new PortSpec(s, address, bits, all, auto, target);
         if (ps.count == 0)
             throw bad(spec, "every port is excluded");
         return ps;
@@ -202,6 +211,15 @@ public final class PortSpec {
     /** Whether ports come from {@code all} (or exclusions only): unbindable ports are skipped silently. */
     public boolean isAll() {
         return all;
+    }
+
+    /**
+     * Whether this is {@code auto} (alone, or with ranges that limit it):
+     * its ports are forwarded only while something listens on them in the
+     * namespace, as pasta finds by scanning {@code /proc/net/tcp} every second.
+     */
+    public boolean isAuto() {
+        return auto;
     }
 
     /** The address to bind, as given, or null for the wildcard addresses. */

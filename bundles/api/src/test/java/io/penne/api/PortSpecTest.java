@@ -117,10 +117,26 @@ class PortSpecTest {
         assertTrue(e.getMessage().contains("'90-70'"), e.getMessage());
     }
 
+    @Test
+    void autoForwardsOnlyWhatIsBoundAndMayBeLimitedByRanges() {
+        PortSpec a = PortSpec.parse("auto");
+        assertTrue(a.isAuto() && a.isAll(), "auto alone: any port, skipped silently where it cannot be bound");
+        assertEquals(8080, a.target(8080));
+        PortSpec r = PortSpec.parse("8000-8010,auto");
+        assertTrue(r.isAuto() && !r.isAll());
+        assertEquals(11, r.count());
+        assertEquals(0, r.target(8080));
+        PortSpec x = PortSpec.parse("::1/~22,auto");
+        assertTrue(x.isAuto() && x.isAll());
+        assertEquals(0, x.target(22));
+        assertEquals("::1", x.address());
+        assertTrue(!PortSpec.parse("80").isAuto());
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"", "abc", "80-70", "0", "65536", "70000", "80,", ",80", "80,,81", "8080:",
         ":80", "80-", "-80", "~", "~abc", "8000-8010:9000-9005", "65530-65535:65534", "80,80", "79-81,80",
-        "all,80", "all,all", "none,80", "auto", "80,auto", "eth0%/80", "192.0.2.1%eth0/80", "/80", "1.2.3/80",
+        "all,80", "all,all", "none,80", "auto,auto", "eth0%/80", "192.0.2.1%eth0/80", "/80", "1.2.3/80",
         "foo/80", "192.0.2.1/", "80:192.0.2.5/90", "80:192.0.2.5", "~1-65535", "8o", "+80", " 80 x"})
     void malformedSpecsAreRefusedNamingTheSpec(String spec) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PortSpec.parse(spec));

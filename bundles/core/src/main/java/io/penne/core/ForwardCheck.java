@@ -12,7 +12,7 @@ import java.util.Map;
 /**
  * Refuses to start an instance whose explicitly forwarded ports cannot be
  * listened on, as pasta does (passt's fwd_sync_one: a failed listen on a
- * forward that is not "all" or exclusions only is fatal), so that
+ * forward that is not "all", "auto" or exclusions only is fatal), so that
  * {@code penne -t 80} with port 80 taken fails at once with a message
  * instead of running without the forward.
  *
@@ -39,7 +39,7 @@ final class ForwardCheck {
         List<PortSpec> specs = PortSpec.parseList(fwd.toString());
         NativeBuffer scratch = NativeBuffer.allocate(Sys.SOCKADDR_SCRATCH_SIZE);
         for (PortSpec spec : specs) {
-            if (spec.isAll() || spec.isNone())
+            if (spec.isAll() || spec.isNone() || spec.isAuto())
                 continue;
             long[] bind = spec.addressBits();
             for (int port : spec.ports()) {

@@ -181,8 +181,43 @@ public final class TcpHandler implements ProtocolHandler {
         contexts.put(instance, c);
         // Listening sockets stay registered across detach, so an adopting handler finds them in place.
         Object fwd = instance.properties().get(PortSpec.TCP_PROPERTY);
-        if (!adopting && fwd != null)
-            listen(c, instance, PortSpec.parseList(fwd.toString()));
+        List<PortSpec> specs = fwd == null ? List.of() : PortSpec.parseList(fwd.toString());
+        if (!adopting)
+            listen(c, instance, specs.stream().filter(s -> !s.isAuto()).toList());
+        List<PortSpec> auto = specs.stream().filter(PortSpec::isAuto).toList();
+        if (!auto.isEmpty() && instance.namespace() != null)
+            startAutoForward(c, instance, auto);
+    }
+
+    /** pasta's -t auto: see {@link TcpAutoForward}; scans now, then every second. */
+    private void startAutoForward(Ctx c, Instance inst, List<PortSpec> auto) {
+        java.nio.channels.FileChannel[] files;
+        try {
+            files = inst.namespace().call(() -> new java.nio.channels.FileChannel[] {
+                java.nio.channels.FileChannel.open(java.nio.file.Path.of("/proc/thread-self/net/tcp")),
+                java.nio.channels.FileChannel.open(java.nio.file.Path.of("/proc/thread-self/net/tcp6"))});
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "instance " + inst.name() + ": -t auto: cannot read the namespace's"
+                + " listening sockets: " + e.getMessage());
+            return;
+        }
+        c.auto = new TcpAutoForward(auto, files, c.ga4, c.ga6, ephemeralRange());
+        c.autoFiles = files;
+        autoScan(c, inst);
+    }
+
+    private void autoScan(Ctx c, Instance inst) {
+        if (c.auto == null)
+            return;
+        int type = inst.eventType(EVENT_LISTEN);
+        c.auto.scan((v4, bind, port, target) -> listenOne(c, inst, type, v4, bind, port, target),
+            fd -> closeListener(inst, fd));
+        c.autoTask = inst.loop().schedule(TimeUnit.SECONDS.toNanos(1), () -> autoScan(c, inst));
+    }
+
+    private static void closeListener(Instance inst, int fd) {
+        inst.loop().unregister(fd);
+        Sys.close(fd);
     }
 
     // ------------------------------------------------------------------
@@ -432,6 +467,18 @@ public final class TcpHandler implements ProtocolHandler {
         Ctx c = contexts.remove(instance);
         if (c == null)
             return;
+        if (c.auto != null) {
+            instance.loop().cancel(c.autoTask);
+            c.auto.closeAll(fd -> closeListener(instance, fd));
+            c.auto = null;
+            for (java.nio.channels.FileChannel f : c.autoFiles) {
+                try {
+                    f.close();
+                } catch (java.io.IOException e) {
+                    // nothing to do
+                }
+            }
+        }
         for (io.penne.linux.TimerFd t : new io.penne.linux.TimerFd[] {c.timer, c.rtoTimer}) {
             if (t != null) {
                 instance.loop().unregister(t.fd());
@@ -1473,6 +1520,10 @@ public final class TcpHandler implements ProtocolHandler {
         final TcpTimeouts timeouts;
         /** The loop's time for the packet batch being handled. */
         long now;
+        /** -t auto, if configured: the scanner, its namespace files and its scheduled task. */
+        TcpAutoForward auto;
+        java.nio.channels.FileChannel[] autoFiles;
+        long autoTask;
         /** Send buffer size seen by the last {@link #windowToTap}, {@code Long.MAX_VALUE} if unknown. */
         long lastSndbuf = Long.MAX_VALUE;
         int[] watch = new int[1024], watchNext = new int[1024];
