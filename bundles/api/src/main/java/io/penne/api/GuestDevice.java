@@ -29,6 +29,28 @@ public interface GuestDevice {
     /** Queues the frame of {@code length} bytes written at {@code offset} (from {@link #reserve}). */
     void send(int offset, int length);
 
+    /**
+     * Whether {@link #sendChecksumPending} is available: the device can have
+     * a frame's TCP or UDP checksum completed after it (a tap with a
+     * virtio-net header; virtio devices alike), so that handlers need not
+     * sum the payload. For a frame delivered inside the guest's kernel the
+     * checksum is then never computed at all.
+     */
+    default boolean checksumOffload() {
+        return false;
+    }
+
+    /**
+     * Queues a frame as {@link #send}, whose transport checksum field holds
+     * only the pseudo-header sum (folded, not complemented): the rest is
+     * summed by the device from {@code l4Start} (offset of the TCP or UDP
+     * header in the frame), the result stored at {@code l4Start + csumField}.
+     * Only if {@link #checksumOffload()}.
+     */
+    default void sendChecksumPending(int offset, int length, int l4Start, int csumField) {
+        throw new UnsupportedOperationException("no checksum offload on this device");
+    }
+
     /** Writes the queued frames now. Returns how many the device did not take (dropped, counted). */
     int flush();
 

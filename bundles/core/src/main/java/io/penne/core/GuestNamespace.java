@@ -73,7 +73,7 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
         try {
             Tap tap;
             try {
-                tap = thread.call(() -> Tap.open(ifname));
+                tap = thread.call(() -> Tap.open(ifname, true));
             } catch (io.penne.linux.SysException e) {
                 if (e.errno() == io.penne.linux.Errno.EACCES || e.errno() == io.penne.linux.Errno.EPERM)
                     throw new IllegalStateException(e.getMessage() + "; without root, /dev/net/tun must be"
@@ -233,6 +233,11 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
 
     int tapFd() {
         return tap.fd();
+    }
+
+    /** Bytes of virtio-net header before each frame on the tap (see {@link Tap#open(String, boolean)}). */
+    int vnetHdrLen() {
+        return tap.vnetHdrLen();
     }
 
     int mtu() {

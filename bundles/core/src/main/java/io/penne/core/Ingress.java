@@ -48,6 +48,8 @@ final class Ingress {
     private final FrameParser parser;
     private final Counters counters;
     private final int cFrames, cBytes, cBatches, cReadErrors;
+    /** Bytes of virtio-net header the device puts before each frame (nothing in it to act on: no offloads). */
+    private int hdrLen;
 
     Ingress(Counters counters) {
         this.counters = counters;
@@ -56,6 +58,10 @@ final class Ingress {
         cBytes = counters.register("ingress.bytes");
         cBatches = counters.register("ingress.batches");
         cReadErrors = counters.register("ingress.read_errors");
+    }
+
+    void headerLength(int n) {
+        hdrLen = n;
     }
 
     /**
@@ -68,8 +74,11 @@ final class Ingress {
         int n = 0;
         int off = 0;
         long bytes = 0;
-        while (n < MAX_FRAMES && off <= BUFFER_SIZE - MAX_FRAME) {
-            long r = Sys.read(fd, nbuf, off, MAX_FRAME);
+        int h = hdrLen;
+        while (n < MAX_FRAMES && off <= BUFFER_SIZE - MAX_FRAME - 16) {
+            // With a header, read so that the frame itself starts 8-byte aligned (the header before it).
+            int at = h == 0 ? off : off + 16 - h;
+            long r = Sys.read(fd, nbuf, at, MAX_FRAME + h);
             if (r == -Errno.EINTR)
                 continue;
             if (r <= 0) {
@@ -79,11 +88,15 @@ final class Ingress {
                 }
                 break;
             }
-            frames.frameOff[n] = off;
-            frames.frameLen[n] = (int) r;
+            if (r < h) {
+                counters.inc(cReadErrors);
+                continue;
+            }
+            frames.frameOff[n] = at + h;
+            frames.frameLen[n] = (int) r - h;
             n++;
-            bytes += r;
-            off += (int) ((r + 7) & ~7); // keep frames 8-byte aligned for the header reads
+            bytes += r - h;
+            off = (int) ((at + r + 7) & ~7); // keep frames 8-byte aligned for the header reads
         }
         frames.count = n;
         if (n > 0) {

@@ -121,7 +121,7 @@ public final class InstanceComponent implements Instance {
         if (namespace == null)
             return new Started(impl, null, null);
         try {
-            int rc = impl.loop().submit(() -> impl.attachDevice(namespace.tapFd(), namespace.mtu())).get();
+            int rc = impl.loop().submit(() -> impl.attachDevice(namespace.tapFd(), namespace.mtu(), namespace.vnetHdrLen())).get();
             if (rc < 0)
                 throw new IllegalStateException("cannot poll the tap device: " + io.penne.linux.Errno.describe(-rc));
         } catch (Exception e) {

@@ -281,9 +281,15 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
      * @return 0 or a negative errno from registering it
      */
     int attachDevice(int fd, int mtu) {
+        return attachDevice(fd, mtu, 0);
+    }
+
+    /** As {@link #attachDevice(int, int)}, for a device whose frames carry a virtio-net header of {@code hdrLen} bytes. */
+    int attachDevice(int fd, int mtu, int hdrLen) {
         int rc = loop.register(fd, EventLoop.EPOLLIN, EpollRef.of(EventTypes.TAP, fd, 0));
         if (rc == 0) {
-            egress = new TapEgress(fd, mtu, counters);
+            ingress.headerLength(hdrLen);
+            egress = new TapEgress(fd, mtu, hdrLen, counters);
             Object mac = properties.get("guest.mac");
             if (mac != null)
                 egress.learnGuestMac(Long.parseLong(mac.toString().replace(":", ""), 16));

@@ -32,6 +32,8 @@ final class TapEgress implements GuestDevice {
 
     private final int fd;
     private final int maxFrame;
+    /** Bytes of virtio-net header written before each frame (0: none), and the room kept for it. */
+    private final int hdrLen, hdrRoom;
     // Mapped, not allocated: only the pages that frames actually reach become resident.
     private final NativeBuffer nbuf = NativeBuffer.mapAnonymous(BUFFER_SIZE);
     private final ByteBuffer buf = nbuf.buffer().duplicate().order(java.nio.ByteOrder.BIG_ENDIAN); // network order
@@ -44,7 +46,13 @@ final class TapEgress implements GuestDevice {
     private long guestMac;
 
     TapEgress(int fd, int mtu, Counters counters) {
+        this(fd, mtu, 0, counters);
+    }
+
+    TapEgress(int fd, int mtu, int hdrLen, Counters counters) {
         this.fd = fd;
+        this.hdrLen = hdrLen;
+        this.hdrRoom = hdrLen == 0 ? 0 : 16; // frames stay 8-byte aligned, the header just before each
         this.maxFrame = mtu + FrameParser.ETH_HLEN;
         this.counters = counters;
         cFrames = counters.register("egress.frames");
@@ -70,18 +78,52 @@ final class TapEgress implements GuestDevice {
     public int reserve(int length) {
         if (length > maxFrame || length <= 0)
             return -1;
-        if (queued == MAX_QUEUED || next + length > BUFFER_SIZE)
+        if (queued == MAX_QUEUED || next + hdrRoom + length > BUFFER_SIZE)
             flush();
-        return next;
+        return next + hdrRoom;
     }
 
     @Override
     public void send(int offset, int length) {
-        offsets[queued] = offset;
-        lengths[queued] = length;
+        if (hdrLen != 0)
+            header(offset - hdrLen, 0, 0, 0);
+        queue(offset, length);
+    }
+
+    @Override
+    public boolean checksumOffload() {
+        return hdrLen != 0;
+    }
+
+    @Override
+    public void sendChecksumPending(int offset, int length, int l4Start, int csumField) {
+        if (hdrLen == 0)
+            throw new UnsupportedOperationException("no virtio-net header on this tap");
+        header(offset - hdrLen, VIRTIO_NET_HDR_F_NEEDS_CSUM, l4Start, csumField);
+        queue(offset, length);
+    }
+
+    private void queue(int offset, int length) {
+        offsets[queued] = offset - hdrLen;
+        lengths[queued] = length + hdrLen;
         queued++;
         next = Math.max(next, (offset + length + 7) & ~7);
     }
+
+    /**
+     * struct virtio_net_hdr, little-endian (the tap's byte order on x86
+     * without TUNSETVNETLE/BE): flags, gso_type (none), hdr_len (0: the
+     * kernel works it out), gso_size, csum_start, csum_offset.
+     */
+    private void header(int at, int flags, int csumStart, int csumOffset) {
+        buf.putLong(at, 0);
+        buf.putShort(at + 8, (short) 0);
+        buf.put(at, (byte) flags);
+        buf.put(at + 6, (byte) csumStart).put(at + 7, (byte) (csumStart >>> 8));
+        buf.put(at + 8, (byte) csumOffset).put(at + 9, (byte) (csumOffset >>> 8));
+    }
+
+    static final int VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 
     @Override
     public int flush() {

@@ -39,7 +39,7 @@ class GuestNamespaceTest {
         InstanceImpl impl = new InstanceImpl("t", 64, ns.discovered());
         impl.start();
         try {
-            assertEquals(0, (int) TestSupport.onLoop(impl, () -> impl.attachDevice(ns.tapFd(), ns.mtu())));
+            assertEquals(0, (int) TestSupport.onLoop(impl, () -> impl.attachDevice(ns.tapFd(), ns.mtu(), ns.vnetHdrLen())));
             String links = run(ns, "ip", "-o", "link", "show");
             assertTrue(links.contains(ns.ifname() + ":") && links.contains("mtu 9000") && links.contains("lo:"), links);
             assertTrue(links.matches("(?s).*lo: <[^>]*\\bUP\\b.*"), "lo up: " + links);
@@ -90,7 +90,7 @@ class GuestNamespaceTest {
         InstanceImpl impl = new InstanceImpl("bad", 64, ns.discovered());
         impl.start();
         try {
-            assertEquals(0, (int) TestSupport.onLoop(impl, () -> impl.attachDevice(ns.tapFd(), ns.mtu())));
+            assertEquals(0, (int) TestSupport.onLoop(impl, () -> impl.attachDevice(ns.tapFd(), ns.mtu(), ns.vnetHdrLen())));
             int ifindex = ns.call(() -> {
                 try (io.penne.linux.Netlink nl = io.penne.linux.Netlink.open()) {
                     return nl.linkIndex(ns.ifname());

@@ -48,7 +48,17 @@ public final class Tap implements AutoCloseable {
     private final long mac;
     private boolean closed;
 
-    private Tap(int fd, String name, int ifindex, long mac) {
+    /** Size of {@code struct virtio_net_hdr}, the tap's default with {@code IFF_VNET_HDR}. */
+    public static final int VNET_HDR_LEN = 10;
+    private final int vnetHdrLen;
+
+    /** Bytes of virtio-net header before each frame: {@value #VNET_HDR_LEN} or 0. */
+    public int vnetHdrLen() {
+        return vnetHdrLen;
+    }
+
+    private Tap(int fd, String name, int ifindex, long mac, int vnetHdrLen) {
+        this.vnetHdrLen = vnetHdrLen;
         this.fd = fd;
         this.name = name;
         this.ifindex = ifindex;
@@ -65,6 +75,19 @@ public final class Tap implements AutoCloseable {
      * whatever it had opened.
      */
     public static Tap open(String name) {
+        return open(name, false);
+    }
+
+    /**
+     * As {@link #open(String)}; with {@code vnetHdr}, every frame read or
+     * written is preceded by a {@value #VNET_HDR_LEN}-byte {@code struct
+     * virtio_net_hdr} ({@code IFF_VNET_HDR}). Writes can then leave the TCP
+     * or UDP checksum to be completed by the kernel ({@code
+     * VIRTIO_NET_HDR_F_NEEDS_CSUM}), which for a frame delivered inside the
+     * namespace means no checksum is computed at all; reads carry a header
+     * with nothing to act on, since no offloads are enabled for them.
+     */
+    public static Tap open(String name, boolean vnetHdr) {
         byte[] nameBytes = name.getBytes(StandardCharsets.US_ASCII);
         if (nameBytes.length >= Sys.IFNAMSIZ || name.indexOf('\0') >= 0 || name.indexOf('/') >= 0)
             throw new IllegalArgumentException("bad interface name '" + name + "'");
@@ -74,7 +97,7 @@ public final class Tap implements AutoCloseable {
         try {
             ifr.zero(0, Sys.IFREQ_SIZE);
             ifr.put(0, nameBytes, 0, nameBytes.length);
-            ifr.putShort(Sys.IFREQ_UNION_OFFSET, Sys.IFF_TAP | Sys.IFF_NO_PI);
+            ifr.putShort(Sys.IFREQ_UNION_OFFSET, (short) (Sys.IFF_TAP | Sys.IFF_NO_PI | (vnetHdr ? Sys.IFF_VNET_HDR : 0)));
             Sys.check(Sys.ioctl(fd, Sys.TUNSETIFF, ifr, 0, Sys.IFREQ_SIZE), "ioctl(TUNSETIFF, " + name + ")");
             // The kernel wrote back the actual name (a "%d" pattern resolved).
             String actual = ifName(ifr);
@@ -89,7 +112,7 @@ public final class Tap implements AutoCloseable {
             long mac = 0;
             for (int i = 0; i < 6; i++)
                 mac = mac << 8 | (ifr.getByte(Sys.IFREQ_UNION_OFFSET + 2 + i) & 0xff);
-            Tap tap = new Tap(fd, actual, ifindex, mac);
+            Tap tap = new Tap(fd, actual, ifindex, mac, vnetHdr ? VNET_HDR_LEN : 0);
             fd = -1; // owned by tap now
             return tap;
         } finally {

@@ -115,6 +115,28 @@ final class TcpFrames {
     }
 
     /**
+     * IPv4 header checksum as {@link #checksums}, and in the TCP checksum
+     * field only the pseudo-header sum (folded, not complemented), for a
+     * device that completes it ({@code GuestDevice.sendChecksumPending}).
+     */
+    static void checksumsPartial(ByteBuffer b, int off, int frameLen, boolean v4) {
+        int ip = off + ETH_HLEN;
+        long acc;
+        int l4;
+        if (v4) {
+            b.putShort(ip + 10, (short) 0);
+            b.putShort(ip + 10, (short) fold(sum(b, ip, IPV4_HLEN, 0)));
+            l4 = ip + IPV4_HLEN;
+            acc = (b.getInt(ip + 12) & 0xffff_ffffL) + (b.getInt(ip + 16) & 0xffff_ffffL) + PROTO_TCP
+                + (frameLen - ETH_HLEN - IPV4_HLEN);
+        } else {
+            l4 = ip + IPV6_HLEN;
+            acc = sum(b, ip + 8, 32, PROTO_TCP + (long) (frameLen - ETH_HLEN - IPV6_HLEN));
+        }
+        b.putShort(l4 + 16, (short) (~fold(acc) & 0xffff));
+    }
+
+    /**
      * Adds the 16-bit big-endian words of {@code b[off, off + len)} to
      * {@code acc} (ones' complement arithmetic, folded later). Reads 8 bytes
      * at a time: a 32-bit word adds the same as its two halves once folded,

@@ -120,6 +120,8 @@ import static io.penne.tcp.TcpFrames.SYN;
 @Component(service = ProtocolHandler.class)
 public final class TcpHandler implements ProtocolHandler {
     static final String EVENT_SOCK = "tcp.sock";
+    /** Offset of the checksum in the TCP header. */
+    static final int TCP_CSUM_FIELD = 16;
     static final String EVENT_TIMER = "tcp.timer";
     /** Listening sockets of forwarded ports; the reference's payload is the guest port to forward to. */
     static final String EVENT_LISTEN = "tcp.listen";
@@ -978,6 +980,7 @@ public final class TcpHandler implements ProtocolHandler {
         ByteBuffer tx = dev.buffer();
         long txBase = c.txAddress(tx);
         long guestMac = dev.guestMac(), ourMac = dev.ourMac();
+        boolean offload = dev.checksumOffload();
         while (true) {
             int sent = conn.seqToTap - conn.seqAckFromTap;
             long room = wnd - sent;
@@ -1019,8 +1022,14 @@ public final class TcpHandler implements ProtocolHandler {
             int len = TcpFrames.headers(tx, off, guestMac, ourMac, v4, tap.oaddrHi(), tap.oaddrLo(),
                 tap.eaddrHi(), tap.eaddrLo(), tap.oport(), tap.eport(), conn.seqToTap, conn.seqFromTap,
                 n < seg ? ACK | PSH : ACK, scaledWindow(conn), 0, (int) n);
-            TcpFrames.checksums(tx, off, len, v4);
-            dev.send(off, len);
+            if (offload) {
+                // The payload is not summed here: the guest's kernel takes it as verified.
+                TcpFrames.checksumsPartial(tx, off, len, v4);
+                dev.sendChecksumPending(off, len, TcpFrames.l3l4Offset(v4), TCP_CSUM_FIELD);
+            } else {
+                TcpFrames.checksums(tx, off, len, v4);
+                dev.send(off, len);
+            }
             if (retransmit)
                 conn.bytesRetransmitted += n;
             else

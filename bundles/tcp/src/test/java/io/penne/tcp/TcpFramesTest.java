@@ -61,4 +61,31 @@ class TcpFramesTest {
             assertEquals(0xffff, foldNaive(naive(b, 54, l4len, pseudo)), "TCP checksum, payload " + payload);
         }
     }
+
+    /**
+     * A partial checksum (pseudo-header only, for a device that completes
+     * it) completes to the full one: summing the segment over it, as the
+     * kernel does from csum_start, gives what {@link TcpFrames#checksums} puts there.
+     */
+    @Test
+    void partialChecksumCompletesToTheFullOne() {
+        for (boolean v4 : new boolean[] {true, false}) {
+            for (int payload : new int[] {0, 1, 1460, 65000}) {
+                ByteBuffer b = ByteBuffer.allocateDirect(70000);
+                for (int i = 0; i < payload; i++)
+                    b.put(74 + i, (byte) (i * 13 + 1));
+                int len = TcpFrames.headers(b, 0, 0x0a0b0c0d0e0fL, 0x9a559a559a55L, v4, v4 ? 0 : 0xfd00L << 48,
+                    v4 ? 0xffff_c000_0201L : 1, v4 ? 0 : 0xfd00L << 48, v4 ? 0xffff_c000_0202L : 2, 22, 40000, 9, 77,
+                    TcpFrames.ACK, 1000, 0, payload);
+                TcpFrames.checksums(b, 0, len, v4);
+                int l4 = TcpFrames.l3l4Offset(v4);
+                int full = b.getShort(l4 + 16) & 0xffff;
+                int ipSum = v4 ? b.getShort(14 + 10) & 0xffff : 0;
+                TcpFrames.checksumsPartial(b, 0, len, v4);
+                assertEquals(ipSum, v4 ? b.getShort(14 + 10) & 0xffff : 0, "IPv4 header checksum unchanged");
+                int completed = ~foldNaive(naive(b, l4, len - l4, 0)) & 0xffff;
+                assertEquals(full, completed, (v4 ? "IPv4" : "IPv6") + " payload " + payload);
+            }
+        }
+    }
 }
