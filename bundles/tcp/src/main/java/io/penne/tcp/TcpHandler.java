@@ -1380,7 +1380,6 @@ public final class TcpHandler implements ProtocolHandler {
         d.sock[0] = s;
         d.flowIndex = f.index();
         flows.activate(f);
-        c.inc(c.cAccepted);
         return true;
     }
 

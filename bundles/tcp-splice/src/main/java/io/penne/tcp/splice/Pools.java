@@ -1,5 +1,6 @@
 package io.penne.tcp.splice;
 
+import io.penne.api.Counters;
 import io.penne.api.GuestNamespace;
 import io.penne.linux.NativeBuffer;
 import io.penne.linux.Sockets;
@@ -43,12 +44,36 @@ final class Pools {
     private final int[] pipeR = new int[SIZE], pipeW = new int[SIZE];
     private int nPipes;
     final int pipeSizeBytes;
+    /** Gauges: descriptors in the pools now (so fd counts can be checked from outside). */
+    private final Counters counters;
+    private final int gPipes, gSock4, gSock6;
+    private int shownPipes, shownSock4, shownSock6;
 
-    Pools(GuestNamespace ns, boolean v4, boolean v6) {
+    Pools(GuestNamespace ns, boolean v4, boolean v6, Counters counters) {
         this.ns = ns;
         this.v4 = v4;
         this.v6 = v6;
         this.pipeSizeBytes = pipeSize();
+        this.counters = counters;
+        gPipes = counters.register("splice.pool.pipes");
+        gSock4 = counters.register("splice.pool.sockets4");
+        gSock6 = counters.register("splice.pool.sockets6");
+    }
+
+    /** Brings the gauges up to date. */
+    void publish() {
+        if (nPipes != shownPipes) {
+            counters.add(gPipes, nPipes - shownPipes);
+            shownPipes = nPipes;
+        }
+        if (n4 != shownSock4) {
+            counters.add(gSock4, n4 - shownSock4);
+            shownSock4 = n4;
+        }
+        if (n6 != shownSock6) {
+            counters.add(gSock6, n6 - shownSock6);
+            shownSock6 = n6;
+        }
     }
 
     /** The probed pipe size in bytes. */
@@ -163,6 +188,7 @@ final class Pools {
             Sys.close(pipeR[nPipes]);
             Sys.close(pipeW[nPipes]);
         }
+        publish();
     }
 
     int sockets(boolean family4) {

@@ -89,6 +89,7 @@ public final class SpliceHandler implements ProtocolHandler {
             return; // no namespace, nothing to splice to
         try {
             c.pools.refill();
+            c.pools.publish();
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "instance " + instance.name() + ": cannot fill the splice pools", e);
         }
@@ -111,6 +112,7 @@ public final class SpliceHandler implements ProtocolHandler {
             return;
         if (eventType == c.listenType) {
             accept(c, instance, ref);
+            afterUse(c, instance);
             return;
         }
         int sidx = EpollRef.payload(ref);
@@ -127,9 +129,15 @@ public final class SpliceHandler implements ProtocolHandler {
             return;
         }
         sockEvent(c, instance, d, side, events);
+        afterUse(c, instance);
+    }
+
+    /** Pools below their mark are refilled after the current event, not during it. */
+    private static void afterUse(Ctx c, Instance inst) {
+        c.pools.publish();
         if (c.pools.low() && !c.refillQueued) {
             c.refillQueued = true;
-            instance.loop().execute(c.refillTask);
+            inst.loop().execute(c.refillTask);
         }
     }
 
@@ -418,7 +426,9 @@ public final class SpliceHandler implements ProtocolHandler {
             // Handed over by the TCP handler: accepted on the host, not connected yet.
             if (d.sock[1] < 0 && (d.events & SpliceConn.CONNECT) == 0 && c != null) {
                 d.flowIndex = flow.index();
+                c.inc(c.cAccepted);
                 connect(c, instance, flow, d);
+                afterUse(c, instance);
             }
             if ((d.flags & SpliceConn.CLOSING) == 0)
                 return false;
@@ -463,12 +473,13 @@ public final class SpliceHandler implements ProtocolHandler {
             boolean v6 = !"false".equals(String.valueOf(inst.properties().get("ipv6")));
             // Namespace sockets connect to the guest's address: only for the families it has one of.
             pools = new Pools(inst.namespace(), inst.properties().get("guest.address4") != null,
-                inst.properties().get("guest.address6") != null);
+                inst.properties().get("guest.address6") != null, counters);
             listeners = new NsListeners(inst, listenType, v4, v6);
             refillTask = () -> {
                 refillQueued = false;
                 try {
                     pools.refill();
+                    pools.publish();
                 } catch (RuntimeException e) {
                     LOG.log(System.Logger.Level.WARNING, "instance " + inst.name() + ": splice pool refill", e);
                 }
