@@ -42,7 +42,10 @@ import org.junit.jupiter.api.io.TempDir;
  * protocol, chosen by the first byte the client sends: {@code E} echo,
  * {@code D} the server sends 256 MiB and then their SHA-256, {@code U} the
  * server answers the SHA-256 of everything the client sent, {@code H} the
- * server answers the byte count after the client's half-close, {@code S} the
+ * server answers the byte count after the client's half-close, {@code B} the
+ * server answers 64 MiB and their SHA-256 after the client's half-close and
+ * closes (the client reads late, so the server's FIN arrives while bytes
+ * still wait in the pipe), {@code S} the
  * server streams until the connection breaks. Ports 6200-6299.
  */
 class NamespaceSpliceIT {
@@ -85,6 +88,11 @@ class NamespaceSpliceIT {
         "            c.sendall(md.hexdigest().encode())",
         "        elif op == b'H':",
         "            c.sendall(b'got %d' % len(readall(c)))",
+        "        elif op == b'B':",
+        "            readall(c); md = hashlib.sha256()",
+        "            for i in range(64):",
+        "                b = os.urandom(1 << 20); md.update(b); c.sendall(b)",
+        "            c.sendall(md.digest())",
         "        elif op == b'S':",
         "            b = b'z' * 65536",
         "            while True: c.sendall(b)",
@@ -121,6 +129,8 @@ class NamespaceSpliceIT {
         "            b = os.urandom(1 << 20); md.update(b); c.sendall(b)",
         "        c.shutdown(socket.SHUT_WR); ans = readall(c); c.close()",
         "        print('up', fam, ans.decode() == md.hexdigest(), flush=True)",
+        "    c = conn(4, port); c.sendall(b'B'); c.shutdown(socket.SHUT_WR); time.sleep(1); d = readall(c); c.close()",
+        "    print('late reader', len(d) - 32, hashlib.sha256(d[:-32]).digest() == d[-32:], flush=True)",
         "    c = conn(4, port); c.sendall(b'H' + b'x' * 100000); c.shutdown(socket.SHUT_WR)",
         "    print('half', readall(c).decode(), flush=True); c.close()",
         "    ok = [0]; lock = threading.Lock()",
@@ -214,6 +224,17 @@ class NamespaceSpliceIT {
             }
             case 'H' -> out.write(("got " + in.transferTo(OutputStream.nullOutputStream()))
                 .getBytes(StandardCharsets.US_ASCII));
+            case 'B' -> {
+                in.transferTo(OutputStream.nullOutputStream());
+                MessageDigest md = MessageDigest.getInstance("SHA-256");
+                byte[] b = new byte[MIB];
+                for (int i = 0; i < 64; i++) {
+                    ThreadLocalRandom.current().nextBytes(b);
+                    md.update(b);
+                    out.write(b);
+                }
+                out.write(md.digest());
+            }
             case 'S' -> {
                 byte[] b = new byte[65536];
                 try {
@@ -242,6 +263,7 @@ class NamespaceSpliceIT {
             assertTrue(out.contains("up " + fam + " True"), out);
         }
         assertTrue(out.contains("half got 100000"), out);
+        assertTrue(out.contains("late reader " + (64 * MIB) + " True"), out);
         assertTrue(out.contains("concurrent ok 500"), out);
     }
 

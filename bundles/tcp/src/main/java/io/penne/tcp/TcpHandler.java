@@ -1327,8 +1327,6 @@ public final class TcpHandler implements ProtocolHandler {
     }
 
     // ------------------------------------------------------------------
-    // Per-instance derived state
-    // ------------------------------------------------------------------
     // Loopback clients of -t: handed to the splice handler (io.penne.tcp.splice)
     // ------------------------------------------------------------------
 
@@ -1392,6 +1390,8 @@ public final class TcpHandler implements ProtocolHandler {
         return false;
     }
 
+    // ------------------------------------------------------------------
+    // Per-instance derived state
     // ------------------------------------------------------------------
 
     /**

@@ -63,6 +63,8 @@ public final class SpliceHandler implements ProtocolHandler {
     /** Connections accepted per listening socket event, at most. */
     static final int ACCEPT_BATCH = 64;
     private static final System.Logger LOG = System.getLogger(SpliceHandler.class.getName());
+    /** {@link SpliceConn#epollEvents} of a socket taken out of epoll for good (both directions over). */
+    static final int RETIRED = -2;
 
     private final Map<Instance, Ctx> contexts = new ConcurrentHashMap<>();
 
@@ -173,7 +175,10 @@ public final class SpliceHandler implements ProtocolHandler {
             closing(c, inst, d, false);
             return;
         }
-        if ((events & EventLoop.EPOLLHUP) != 0) {
+        // A hang-up is an error unless both directions of that socket ended in order: then bytes
+        // still in the other pipe must reach the other side first (passt resets here and loses them).
+        if ((events & EventLoop.EPOLLHUP) != 0
+            && !(d.has(SpliceConn.finRcvd(side)) && d.has(SpliceConn.finSent(side)))) {
             rst(c, inst, d);
             return;
         }
@@ -252,13 +257,24 @@ public final class SpliceHandler implements ProtocolHandler {
         }
         if ((events & SpliceConn.outWait(side)) != 0)
             e |= EventLoop.EPOLLOUT;
+        // Not EPOLLRDHUP either: after the peer's FIN it would be reported on every wait while bytes
+        // wait for the other side; it is seen again once the pipe is empty and reading resumes.
         if ((events & SpliceConn.outWait(1 - side)) != 0)
-            e &= ~EventLoop.EPOLLIN;
+            e &= ~(EventLoop.EPOLLIN | EventLoop.EPOLLRDHUP);
         return e;
     }
 
     private void updateEpoll(Ctx c, Instance inst, SpliceConn d) {
         for (int side = 0; side < 2; side++) {
+            if (d.epollEvents[side] == RETIRED)
+                continue;
+            if (d.has(SpliceConn.finRcvd(side)) && d.has(SpliceConn.finSent(side))) {
+                // Both directions of this socket are over: it would only report EPOLLHUP from now on.
+                if (d.epollEvents[side] >= 0)
+                    inst.loop().unregister(d.sock[side]);
+                d.epollEvents[side] = RETIRED;
+                continue;
+            }
             int e = epollEvents(d.events, side);
             if (e == d.epollEvents[side] || d.sock[side] < 0)
                 continue;
