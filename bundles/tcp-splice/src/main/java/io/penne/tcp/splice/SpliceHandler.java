@@ -276,7 +276,9 @@ public final class SpliceHandler implements ProtocolHandler {
                 continue;
             }
             int e = epollEvents(d.events, side);
-            if (e == d.epollEvents[side] || d.sock[side] < 0)
+            // A socket with nothing to wait for yet (the accepted one while connecting) joins epoll
+            // later with its real events: one epoll_ctl fewer per connection; errors show up then.
+            if (e == d.epollEvents[side] || d.sock[side] < 0 || (e == 0 && d.epollEvents[side] < 0))
                 continue;
             int r = d.epollEvents[side] < 0
                 ? inst.loop().register(d.sock[side], e, EpollRef.of(c.sockType, d.sock[side], d.flowSidx(side)))
