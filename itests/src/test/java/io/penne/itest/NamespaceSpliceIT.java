@@ -403,6 +403,36 @@ class NamespaceSpliceIT {
         assertEquals(0, penne.exitValue(), Files.readString(tmp.resolve("penne.out")));
     }
 
+    /** -T absent is pasta's auto: host loopback ports listening now or later are reachable, -t's own ports are not. */
+    @Test
+    void tcpNsAutoFollowsTheHostsListeningPorts() throws Exception {
+        serve("127.0.0.1", 6231);
+        Path later = tmp.resolve("later");
+        Path py = script("auto.py", String.join("\n",
+            "def echo(port, text):",
+            "    for i in range(50):",
+            "        try:",
+            "            c = conn(4, port); c.sendall(b'E' + text); r = c.recv(10).decode(); c.close()",
+            "            if r: return r",
+            "        except OSError: pass",
+            "        time.sleep(0.2)",
+            "print('now', echo(6231, b'auto'), flush=True)",
+            "s = socket.socket(); s.bind(('127.0.0.1', 6233)); s.close(); print('own -t port free in the namespace', flush=True)",
+            "open('" + later + "', 'w').write('x')",
+            "print('later', echo(6232, b'later'), flush=True)",
+            ""));
+        pool.submit(() -> {
+            Dist.awaitFile(later, 120_000);
+            serve("127.0.0.1", 6232);
+            return null;
+        });
+        Result r = Dist.run(120, Dist.penne("-t", "6233", "--", "python3", py.toString()));
+        assertEquals(0, r.status(), r.toString());
+        assertTrue(r.out().contains("now auto"), r.toString());
+        assertTrue(r.out().contains("own -t port free in the namespace"), r.toString());
+        assertTrue(r.out().contains("later later"), r.toString());
+    }
+
     /** --host-lo-to-ns-lo: a service bound to the namespace's loopback only is reachable; without it, it is not. */
     @Test
     void hostLoopbackToNamespaceLoopbackOnlyWhenAsked() throws Exception {
