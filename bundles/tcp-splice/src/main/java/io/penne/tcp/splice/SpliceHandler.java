@@ -162,11 +162,13 @@ public final class SpliceHandler implements ProtocolHandler {
             if (!connectFinish(c, inst, d))
                 return;
         }
-        if ((events & EventLoop.EPOLLOUT) != 0 && !forward(c, inst, d, 1 - side)) {
+        if ((events & EventLoop.EPOLLOUT) != 0 && !forward(c, inst, d, 1 - side, true)) {
             rst(c, inst, d);
             return;
         }
-        if ((events & (EventLoop.EPOLLIN | EventLoop.EPOLLRDHUP)) != 0 && !forward(c, inst, d, side)) {
+        // With the peer's FIN (or a hang-up) reported, read on to the end of stream in this event.
+        if ((events & (EventLoop.EPOLLIN | EventLoop.EPOLLRDHUP)) != 0
+            && !forward(c, inst, d, side, (events & (EventLoop.EPOLLRDHUP | EventLoop.EPOLLHUP)) == 0)) {
             rst(c, inst, d);
             return;
         }
@@ -188,14 +190,16 @@ public final class SpliceHandler implements ProtocolHandler {
     /**
      * Moves bytes from side {@code from} to the other side until the reader
      * has nothing more or the writer takes nothing more (passt's
-     * tcp_splice_forward()).
+     * tcp_splice_forward()). With {@code mayStopShort}, a short read that
+     * emptied the socket ends the loop without a read that would only fail.
      *
      * @return false if the connection must be reset
      */
-    private boolean forward(Ctx c, Instance inst, SpliceConn d, int from) {
+    private boolean forward(Ctx c, Instance inst, SpliceConn d, int from, boolean mayStopShort) {
         int to = 1 - from;
         int size = c.pools.pipeSizeBytes;
         while (true) {
+            boolean emptyPipe = d.pending[from] == 0;
             long readlen;
             do
                 readlen = Sys.splice(d.sock[from], d.pipeW[from], size, Sys.SPLICE_F_MOVE | Sys.SPLICE_F_NONBLOCK);
@@ -229,6 +233,11 @@ public final class SpliceHandler implements ProtocolHandler {
             d.pending[from] -= written;
             d.bytes[from] += written;
             if (d.pending[from] == 0 && readlen <= 0)
+                break;
+            // A read short of an empty pipe's size took all the socket had: another read would only
+            // say EAGAIN (one system call per event saved); anything arriving later, or an end of
+            // stream behind the data, raises EPOLLIN again (level-triggered).
+            if (mayStopShort && d.pending[from] == 0 && emptyPipe && readlen < size)
                 break;
         }
         // A write-side wake-up is wanted exactly when bytes wait in the pipe.
