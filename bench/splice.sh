@@ -76,25 +76,29 @@ tests() {
 NSPID=
 inns() { nsenter -t "$NSPID" -U -n --preserve-credentials -- "$@" 2>/dev/null || nsenter -t "$NSPID" -n -- "$@"; }
 onhost() { "$@"; }
+# The namespace command's PID as the host sees it: a descendant of the translator (pasta may run
+# it as the init of a new PID namespace, where its own $$ would be 1).
+desc() { local p; for p in $(pgrep -P "$1"); do echo "$p"; desc "$p"; done; }
+nscmd() { local p; for p in $(desc "$1"); do grep -q "$work/rr.py" "/proc/$p/cmdline" 2>/dev/null \
+    && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sh ] && { echo "$p"; return; }; done; }
 
 # peer NAME: a translator with -t and -T whose namespace runs the splice-in servers; all tests; stop.
 peer() {
-    local name=$1 tr
+    local name=$1 tr i
     local opts=(-f --config-net -t $P_IN,$P_RR_IN -T $P_OUT,$P_RR_OUT -u none -U none)
-    local cmd="iperf3 -s -p $P_IN >/dev/null 2>&1 & a=\$!; python3 $work/rr.py server 0.0.0.0 $P_RR_IN 0 & b=\$!;"
-    cmd="$cmd trap 'kill \$a \$b' TERM; echo \$\$ > $work/ns; wait"
-    rm -f "$work/ns"
+    local cmd="iperf3 -s -p $P_IN >/dev/null 2>&1 & python3 $work/rr.py server 0.0.0.0 $P_RR_IN 0 & wait"
     if [ "$name" = pasta ]; then
         pasta --runas 0 "${opts[@]}" -- sh -c "$cmd" >/dev/null 2>&1 &
     else
         "$PENNE" "${opts[@]}" -- sh -c "$cmd" >/dev/null 2>&1 &
     fi
     tr=$!
-    for i in $(seq 100); do [ -s "$work/ns" ] && break; sleep 0.1; done
-    NSPID=$(cat "$work/ns")
+    NSPID=
+    for i in $(seq 100); do NSPID=$(nscmd $tr); [ -n "$NSPID" ] && break; sleep 0.1; done
+    [ -n "$NSPID" ] || { echo "$name: namespace command not found" >&2; kill $tr; return 1; }
     sleep 2
     tests inns 1 > "$work/$name.txt"
-    kill "$NSPID" 2>/dev/null
+    kill $(desc "$NSPID") "$NSPID" 2>/dev/null
     kill $tr 2>/dev/null; wait $tr 2>/dev/null
     sleep 1
 }
