@@ -18,7 +18,6 @@ import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The listening sockets of pasta's {@code -T} (namespace loopback to host
@@ -32,22 +31,24 @@ import java.util.concurrent.TimeUnit;
  * Explicit specs are bound once, on the namespace's loopback addresses
  * (127.0.0.1 and ::1) unless the spec names an address, in one hand-off to
  * the namespace thread. {@code auto} follows what listens on the host: once
- * a second, {@code /proc/net/tcp} and {@code tcp6} of penne's own namespace
- * are read, and every port in LISTEN state there (except the ports penne
- * itself listens on for {@code -t}, which would loop back) gets a listener
- * on the namespace's loopback, while listeners for ports that went away
- * are closed. A port the namespace already uses cannot be bound; it is
+ * a second a scanner thread reads {@code /proc/net/tcp} and {@code tcp6} of
+ * penne's own namespace (off the loop: on a busy host that takes
+ * milliseconds); when the set changed, the loop gives every port in
+ * LISTEN state there (except the ports penne itself listens on for
+ * {@code -t}, which would loop back) a listener on the namespace's
+ * loopback and closes the listeners of ports that went away. A port the namespace already uses cannot be bound; it is
  * remembered and not retried until the host stops listening on it.
  *
  * <p>Listening sockets stay registered when the handler is detached, so a
  * replacement handler takes them over; an adopting {@code auto} handler
  * starts with an empty view and finds its predecessor's ports taken.
- * Loop thread only.
+ * Loop thread only, except the scanner, which only reads /proc and queues
+ * {@link #apply} on the loop.
  */
 final class NsListeners {
     /** Instance property with the {@code -T} specs. */
     static final String PROPERTY = "tcp.ns_forward";
-    private static final long SCAN_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final long SCAN_MILLIS = 1000;
     private static final System.Logger LOG = System.getLogger(NsListeners.class.getName());
 
     private final Instance inst;
@@ -57,8 +58,9 @@ final class NsListeners {
     /** auto: host port to our listeners in the namespace ({-1, -1} when binding failed). */
     private final Map<Integer, int[]> auto = new HashMap<>();
     private BitSet excluded;
-    private long scanTask = -1;
-    private boolean stopped;
+    /** The auto scanner: reads /proc off the loop thread, hands changes to the loop. */
+    private Thread scanner;
+    private volatile boolean stopped;
 
     NsListeners(Instance inst, int listenType, boolean v4, boolean v6) {
         this.inst = inst;
@@ -71,12 +73,18 @@ final class NsListeners {
     void start(boolean adopting) {
         Object p = inst.properties().get(PROPERTY);
         String spec = p == null ? "auto" : p.toString().trim();
+        stopped = false;
         if (spec.equals("auto")) {
             excluded = new BitSet(65536);
             for (PortSpec s : PortSpec.parseList(String.valueOf(inst.properties().getOrDefault(PortSpec.TCP_PROPERTY, ""))))
                 for (int port : s.ports())
                     excluded.set(port);
-            scan();
+            BitSet first = hostPorts();
+            if (first != null)
+                apply(first);
+            scanner = new Thread(this::scanLoop, "penne-splice-auto-" + inst.name());
+            scanner.setDaemon(true);
+            scanner.start();
             return;
         }
         if (!adopting)
@@ -85,9 +93,8 @@ final class NsListeners {
 
     void stop() {
         stopped = true;
-        if (scanTask >= 0)
-            inst.loop().cancel(scanTask);
-        scanTask = -1;
+        if (scanner != null)
+            scanner.interrupt();
     }
 
     // ---- explicit specs ----
@@ -176,15 +183,48 @@ final class NsListeners {
 
     // ---- auto ----
 
-    /** One auto scan: listeners for new host ports, none for ports gone; then the next scan in a second. */
-    private void scan() {
-        if (stopped)
-            return;
+    /**
+     * The scanner thread: once a second, the host's listening ports; when
+     * they changed, the loop applies them. Reading /proc/net/tcp can take
+     * milliseconds on a busy host, which the loop must not spend.
+     */
+    private void scanLoop() {
+        BitSet last = null;
+        while (!stopped) {
+            try {
+                Thread.sleep(SCAN_MILLIS);
+            } catch (InterruptedException e) {
+                return;
+            }
+            BitSet now = hostPorts();
+            if (now == null || now.equals(last))
+                continue;
+            last = now;
+            BitSet ports = now;
+            inst.loop().execute(() -> {
+                if (!stopped)
+                    apply(ports);
+            });
+        }
+    }
+
+    /** Ports in LISTEN state on the host, except our own -t ports; null if /proc could not be read. */
+    private BitSet hostPorts() {
         try {
             BitSet host = new BitSet(65536);
             readListening(Path.of("/proc/net/tcp"), host);
             readListening(Path.of("/proc/net/tcp6"), host);
             host.andNot(excluded);
+            return host;
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "instance " + inst.name() + ": -T auto scan failed", e);
+            return null;
+        }
+    }
+
+    /** On the loop: listeners for new host ports, none for ports gone. */
+    private void apply(BitSet host) {
+        try {
             List<Integer> gone = new ArrayList<>();
             for (Integer port : auto.keySet())
                 if (!host.get(port))
@@ -211,10 +251,9 @@ final class NsListeners {
                 if (fds[i] >= 0 && register(fds[i], w[1]) >= 0)
                     auto.get(w[0])[w[2] == 1 ? 0 : 1] = fds[i];
             }
-        } catch (RuntimeException | IOException e) {
-            LOG.log(System.Logger.Level.DEBUG, "instance " + inst.name() + ": -T auto scan failed", e);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "instance " + inst.name() + ": -T auto update failed", e);
         }
-        scanTask = inst.loop().schedule(SCAN_NANOS, this::scan);
     }
 
     /** Sets the local ports of sockets in LISTEN state (0A) of one /proc/net/tcp* file. */
