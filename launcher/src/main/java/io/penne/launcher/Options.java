@@ -64,6 +64,8 @@ final class Options {
         spec("udp-ports", 'u', true, true);
         spec("tcp-ns", 'T', true, true);
         spec("udp-ns", 'U', true, true);
+        spec("no-splice", (char) 0, false, true);
+        spec("host-lo-to-ns-lo", (char) 0, false, true);
         // pasta's, not implemented yet.
         for (String n : new String[] {"socket", "socket-path", "fd", "pcap", "mac-addr", "interface", "outbound",
             "dns", "search", "hostname", "userns", "dns-forward", "runas",
@@ -71,9 +73,9 @@ final class Options {
             "repair-path", "stats"})
             spec(n, shortOf(n), true, false);
         for (String n : new String[] {"no-tcp", "no-udp", "no-icmp", "no-dhcp", "no-dhcpv6", "no-ndp", "no-ra",
-            "no-splice", "splice-only", "freebind", "one-off", "dhcp-dns",
+            "splice-only", "freebind", "one-off", "dhcp-dns",
             "no-dhcp-dns", "dhcp-search", "no-dhcp-search", "no-copy-routes",
-            "no-copy-addrs", "netns-only", "host-lo-to-ns-lo", "vhost-user", "print-capabilities", "migrate-exit",
+            "no-copy-addrs", "netns-only", "vhost-user", "print-capabilities", "migrate-exit",
             "migrate-no-linger", "chroot-fallback"})
             spec(n, shortOf(n), false, false);
     }
@@ -248,8 +250,19 @@ final class Options {
                 break;
             case "ipv4-only": ns.put("ipv6", "false"); break;
             case "ipv6-only": ns.put("ipv4", "false"); break;
-            case "tcp-ports": tcpPorts(value, spelled); break;
-            case "udp-ports": case "tcp-ns": case "udp-ns":
+            case "tcp-ports": tcpPorts(value, spelled, "tcp.forward"); break;
+            case "tcp-ns": tcpNs(value, spelled); break;
+            case "no-splice":
+                if (ns.containsKey("splice.host_lo_to_ns_lo"))
+                    throw new UsageException("option '--no-splice' is incompatible with '--host-lo-to-ns-lo'");
+                ns.put("tcp.splice", "false");
+                break;
+            case "host-lo-to-ns-lo":
+                if (ns.containsKey("tcp.splice"))
+                    throw new UsageException("option '--host-lo-to-ns-lo' is incompatible with '--no-splice'");
+                ns.put("splice.host_lo_to_ns_lo", "true");
+                break;
+            case "udp-ports": case "udp-ns":
                 if (!"none".equals(value))
                     throw new UsageException("option '" + spelled + "': port forwarding is not supported yet"
                         + " (only 'none')");
@@ -268,9 +281,10 @@ final class Options {
      * a bundle the launcher cannot load) when the instance starts. Specs go
      * to the instance property {@code tcp.forward}, joined with ';'.
      */
-    private void tcpPorts(String value, String spelled) throws UsageException {
+    private void tcpPorts(String value, String spelled, String property) throws UsageException {
         String v = value == null ? "" : value.trim();
-        tcpPortsGiven = true;
+        if (property.equals("tcp.forward"))
+            tcpPortsGiven = true;
         if (v.equals("none"))
             return;
         String list = v;
@@ -299,8 +313,30 @@ final class Options {
         }
         if (v.contains(";"))
             throw badPorts(value, spelled, "';' is not allowed");
-        String prev = ns.get("tcp.forward");
-        ns.put("tcp.forward", prev == null ? v : prev + ";" + v);
+        String prev = ns.get(property);
+        ns.put(property, prev == null || prev.equals("none") ? v : prev + ";" + v);
+    }
+
+    /**
+     * pasta's -T (namespace loopback to host loopback): specs as for -t, or
+     * {@code auto} (pasta's default when -T is absent: ports listening on the
+     * host) alone, or {@code none}. Property {@code tcp.ns_forward}; absent
+     * means auto.
+     */
+    private void tcpNs(String value, String spelled) throws UsageException {
+        String v = value == null ? "" : value.trim();
+        String prev = ns.get("tcp.ns_forward");
+        if (v.equals("auto") || v.equals("none")) {
+            if (prev != null && !prev.equals(v))
+                throw badPorts(value, spelled, "'" + v + "' cannot be combined with other -T specs");
+            ns.put("tcp.ns_forward", v);
+            return;
+        }
+        if (java.util.Arrays.asList(v.substring(v.lastIndexOf('/') + 1).split(",")).contains("auto"))
+            throw badPorts(value, spelled, "'auto' combined with port ranges is not supported yet");
+        if ("auto".equals(prev) || "none".equals(prev))
+            throw badPorts(value, spelled, "cannot be combined with -T " + prev);
+        tcpPorts(value, spelled, "tcp.ns_forward");
     }
 
     private static UsageException badPorts(String value, String spelled, String why) {
@@ -424,8 +460,13 @@ final class Options {
             "                         80, 8000-8010, 8080:80, ~22, all, ADDR/PORTS;",
             "                         comma-separated, may be repeated (see pasta(1));",
             "                         auto (the default): ports bound in the namespace",
-            "  -u, -T, -U none        no UDP or namespace-to-host forwarding (the only",
-            "                         setting so far)",
+            "  -T, --tcp-ns SPEC      forward namespace loopback TCP ports to the host's",
+            "                         loopback, spliced: specs as for -t, auto (ports",
+            "                         listening on the host, the default) or none",
+            "      --no-splice        host loopback clients of -t go through the tap",
+            "      --host-lo-to-ns-lo host loopback clients of -t reach the namespace's",
+            "                         loopback (default: its address)",
+            "  -u, -U none            no UDP forwarding (the only setting so far)",
             "  -c, --conf-path PATH   listen for penne-ctl on the UNIX socket PATH",
             "  -f, --foreground       stay in the foreground (default: go to the",
             "                         background once ready)",

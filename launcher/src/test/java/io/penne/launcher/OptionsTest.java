@@ -42,9 +42,34 @@ class OptionsTest {
 
     @Test
     void otherForwardingOptionsStillOnlyTakeNone() {
-        for (String opt : new String[] {"-u", "-T", "-U"}) {
+        for (String opt : new String[] {"-u", "-U"}) {
             UsageException e = assertThrows(UsageException.class, () -> Options.parse(new String[] {opt, "80"}));
             assertTrue(e.getMessage().contains("not supported yet"), e.getMessage());
         }
+    }
+
+    @Test
+    void tcpNsTakesSpecsAutoOrNoneAndDefaultsToAuto() throws Exception {
+        assertFalse(Options.parse(new String[] {"--", "true"}).ns.containsKey("tcp.ns_forward"), "absent: auto");
+        assertEquals("none", Options.parse(new String[] {"-T", "none"}).ns.get("tcp.ns_forward"));
+        assertEquals("auto", Options.parse(new String[] {"--tcp-ns", "auto"}).ns.get("tcp.ns_forward"));
+        assertEquals("6000;127.0.0.1/6001:6002", Options.parse(new String[] {"-T", "6000", "-T", "127.0.0.1/6001:6002"})
+            .ns.get("tcp.ns_forward"));
+        for (String[] bad : new String[][] {{"-T", "auto", "-T", "80"}, {"-T", "80", "-T", "none"}, {"-T", "80,auto"},
+            {"-T", "abc"}, {"-T", "0"}}) {
+            UsageException e = assertThrows(UsageException.class, () -> Options.parse(bad));
+            assertTrue(e.getMessage().startsWith("option '-T': bad port spec"), e.getMessage());
+        }
+    }
+
+    @Test
+    void spliceSwitches() throws Exception {
+        assertEquals("false", Options.parse(new String[] {"--no-splice"}).ns.get("tcp.splice"));
+        assertEquals("true", Options.parse(new String[] {"--host-lo-to-ns-lo"}).ns.get("splice.host_lo_to_ns_lo"));
+        UsageException e = assertThrows(UsageException.class,
+            () -> Options.parse(new String[] {"--no-splice", "--host-lo-to-ns-lo"}));
+        assertTrue(e.getMessage().contains("incompatible"), e.getMessage());
+        e = assertThrows(UsageException.class, () -> Options.parse(new String[] {"--splice-only"}));
+        assertTrue(e.getMessage().contains("not supported yet"), e.getMessage());
     }
 }

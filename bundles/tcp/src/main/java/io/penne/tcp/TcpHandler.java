@@ -323,7 +323,8 @@ public final class TcpHandler implements ProtocolHandler {
                 c.inc(c.cSockErrors);
                 return;
             }
-            connFromSock(c, inst, s, target);
+            if (!spliceFromSock(c, inst, s, target))
+                connFromSock(c, inst, s, target);
         }
     }
 
@@ -1488,6 +1489,70 @@ public final class TcpHandler implements ProtocolHandler {
             return a != 0 && a != -1 && top < 224;
         }
         return (hi >>> 56) != 0xff && (hi | lo) != 0;
+    }
+
+    // ------------------------------------------------------------------
+    // Loopback clients of -t: handed to the splice handler (io.penne.tcp.splice)
+    // ------------------------------------------------------------------
+
+    /** The splice handler's socket event type: declared while it is (or was) bound. */
+    static final String SPLICE_EVENT = "splice.sock";
+
+    /**
+     * A client on the host's loopback is spliced to the namespace instead of
+     * going through the tap (pasta's fwd_nat_from_host), unless splicing is
+     * off ({@code tcp.splice=false}, pasta's --no-splice) or no handler of
+     * TCP_SPLICE flows is bound. The flow goes ACTIVE with the accepted socket
+     * as side 0 (HOST) and the namespace endpoint as side 1 (SPLICE): the
+     * guest's address of the client's family, or with
+     * {@code splice.host_lo_to_ns_lo} the loopback address the client used.
+     * The splice handler connects in its deferred call, in this loop cycle.
+     *
+     * @return true if the socket was taken (spliced or refused)
+     */
+    private boolean spliceFromSock(Ctx c, Instance inst, int s, int target) {
+        NativeBuffer a = c.addr;
+        boolean v4 = Sockets.family(a, 0) == Sockets.AF_INET;
+        long eHi = v4 ? InetAddr.V4_HI : Sockets.addr6Hi(a, 0);
+        long eLo = v4 ? InetAddr.v4Lo(Sockets.addr4(a, 0)) : Sockets.addr6Lo(a, 0);
+        if (!(v4 ? (InetAddr.v4(eLo) >>> 24) == 127 : eHi == 0 && eLo == 1) || inst.namespace() == null
+            || "false".equals(String.valueOf(inst.properties().get("tcp.splice")))
+            || (v4 ? !c.ga4 : !c.ga6) || !spliceBound(inst))
+            return false;
+        int ePort = Sockets.port(a, 0);
+        if (s > EpollRef.MAX_FD || Sys.getsockname(s, a) < 0) {
+            refuse(c, s, c.cSockErrors);
+            return true;
+        }
+        long oHi = v4 ? InetAddr.V4_HI : Sockets.addr6Hi(a, 0);
+        long oLo = v4 ? InetAddr.v4Lo(Sockets.addr4(a, 0)) : Sockets.addr6Lo(a, 0);
+        int oPort = Sockets.port(a, 0);
+        boolean loToLo = "true".equals(String.valueOf(inst.properties().get("splice.host_lo_to_ns_lo")));
+        FlowTable flows = inst.flows();
+        Flow f = flows.alloc();
+        if (f == null) {
+            refuse(c, s, c.cTableFull);
+            return true;
+        }
+        flows.initiate(f, Pif.HOST, eHi, eLo, ePort, oHi, oLo, oPort);
+        flows.target(f, Pif.SPLICE, loToLo ? oHi : v4 ? c.ga4Hi : c.ga6Hi, loToLo ? oLo : v4 ? c.ga4Lo : c.ga6Lo,
+            target, v4 ? InetAddr.V4_HI : 0, v4 ? InetAddr.v4Lo(0) : 0, 0);
+        flows.setType(f, FlowType.TCP_SPLICE);
+        io.penne.api.flow.SpliceConn d = f.data(io.penne.api.flow.SpliceConn.class,
+            io.penne.api.flow.SpliceConn::new, true);
+        d.sock[0] = s;
+        d.flowIndex = f.index();
+        flows.activate(f);
+        return true;
+    }
+
+    private static boolean spliceBound(Instance inst) {
+        if (inst.eventType(SPLICE_EVENT) < 0)
+            return false;
+        for (io.penne.api.HandlerInfo h : inst.handlers())
+            if (h.bound() && h.flowTypes().contains(FlowType.TCP_SPLICE))
+                return true;
+        return false;
     }
 
     // ------------------------------------------------------------------

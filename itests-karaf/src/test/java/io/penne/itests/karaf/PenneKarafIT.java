@@ -114,7 +114,7 @@ public class PenneKarafIT {
         }
         penneBundles.sort(null);
         assertEquals(List.of("io.penne.addrconf", "io.penne.api", "io.penne.core", "io.penne.flow", "io.penne.linux",
-            "io.penne.shell", "io.penne.tcp"),
+            "io.penne.shell", "io.penne.tcp", "io.penne.tcp.splice"),
             penneBundles);
 
         // the instance created by etc/io.penne.instance-default.cfg

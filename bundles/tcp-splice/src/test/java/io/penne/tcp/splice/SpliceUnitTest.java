@@ -1,0 +1,116 @@
+package io.penne.tcp.splice;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.penne.api.Counters;
+import io.penne.api.EventLoop;
+import io.penne.api.flow.InetAddr;
+import io.penne.api.flow.SpliceConn;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.BitSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SpliceUnitTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void epollEventsFollowTheConnectionState() {
+        // connecting: only side 1, for EPOLLOUT
+        assertEquals(0, SpliceHandler.epollEvents(SpliceConn.CONNECT, 0));
+        assertEquals(EventLoop.EPOLLOUT, SpliceHandler.epollEvents(SpliceConn.CONNECT, 1));
+        int est = SpliceConn.CONNECT | SpliceConn.ESTABLISHED;
+        int in = EventLoop.EPOLLIN | EventLoop.EPOLLRDHUP;
+        assertEquals(in, SpliceHandler.epollEvents(est, 0));
+        assertEquals(in, SpliceHandler.epollEvents(est, 1));
+        // bytes for side 1 wait in pipe 0: side 1 wants EPOLLOUT, side 0 is not read (nor its FIN watched)
+        assertEquals(0, SpliceHandler.epollEvents(est | SpliceConn.OUT_WAIT_1, 0));
+        assertEquals(in | EventLoop.EPOLLOUT, SpliceHandler.epollEvents(est | SpliceConn.OUT_WAIT_1, 1));
+        // FIN passed on to side 1: side 0 is finished, no more reading it
+        assertEquals(0, SpliceHandler.epollEvents(est | SpliceConn.FIN_RCVD_0 | SpliceConn.FIN_SENT_1, 0));
+        assertEquals(in, SpliceHandler.epollEvents(est | SpliceConn.FIN_RCVD_0 | SpliceConn.FIN_SENT_1, 1));
+    }
+
+    @Test
+    void onlyLoopbackAddressesCount() {
+        long[] a = InetAddr.parse("127.0.0.1");
+        assertTrue(SpliceHandler.loopback(a[0], a[1]));
+        a = InetAddr.parse("127.9.8.7");
+        assertTrue(SpliceHandler.loopback(a[0], a[1]));
+        a = InetAddr.parse("::1");
+        assertTrue(SpliceHandler.loopback(a[0], a[1]));
+        a = InetAddr.parse("10.0.0.1");
+        assertFalse(SpliceHandler.loopback(a[0], a[1]));
+        a = InetAddr.parse("::2");
+        assertFalse(SpliceHandler.loopback(a[0], a[1]));
+    }
+
+    @Test
+    void listeningPortsAreReadFromProcNetTcp() throws Exception {
+        Path f = tmp.resolve("tcp");
+        Files.writeString(f, String.join("\n",
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+            "   0: 0100007F:1770 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1",
+            "   1: 0100007F:1771 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 2 1",
+            "   2: 00000000000000000000000001000000:1772 00000000000000000000000000000000:0000 0A 0 0 0 0 0 3",
+            "garbage", ""));
+        BitSet ports = new BitSet();
+        NsListeners.readListening(f, ports);
+        assertEquals("{6000, 6002}", ports.toString());
+        NsListeners.readListening(tmp.resolve("missing"), ports);
+        assertEquals("{6000, 6002}", ports.toString());
+    }
+
+    @Test
+    void pipeSizeIsProbedAndPoolsWithoutNamespaceHaveNoSockets() {
+        int size = Pools.pipeSize();
+        assertTrue(size >= 4096 && size <= Pools.MAX_PIPE_SIZE && Integer.bitCount(size) == 1, "size " + size);
+        Map<String, Long> values = new LinkedHashMap<>();
+        Counters counters = new Counters() {
+            final java.util.List<String> names = new java.util.ArrayList<>();
+
+            @Override
+            public int register(String name) {
+                names.add(name);
+                values.put(name, 0L);
+                return names.size() - 1;
+            }
+
+            @Override
+            public void add(int id, long delta) {
+                values.merge(names.get(id), delta, Long::sum);
+            }
+
+            @Override
+            public long get(int id) {
+                return values.get(names.get(id));
+            }
+
+            @Override
+            public Map<String, Long> snapshot() {
+                return values;
+            }
+        };
+        Pools p = new Pools(null, true, true, counters);
+        p.refill();
+        p.publish();
+        assertEquals(Pools.SIZE, p.pipes());
+        assertEquals(Pools.SIZE, values.get("splice.pool.pipes"));
+        int[] r = {-1, -1}, w = {-1, -1};
+        assertTrue(p.takePipe(r, w, 0) && p.takePipe(r, w, 1));
+        assertTrue(r[0] >= 0 && w[0] >= 0 && r[1] >= 0 && w[1] >= 0 && r[0] != r[1]);
+        assertTrue(p.takeNsSocket(true) < 0, "no namespace, no socket");
+        p.publish();
+        assertEquals(Pools.SIZE - 2, values.get("splice.pool.pipes"));
+        p.close();
+        assertEquals(0, values.get("splice.pool.pipes"));
+        for (int fd : new int[] {r[0], w[0], r[1], w[1]})
+            io.penne.linux.Sys.close(fd);
+    }
+}
