@@ -59,15 +59,19 @@ final class Options {
         spec("no-map-gw", (char) 0, false, true);
         spec("ipv4-only", '4', false, true);
         spec("ipv6-only", '6', false, true);
-        // -t forwards host ports to the namespace; the others only take "none" (which podman passes) so far.
+        // -t/-u forward host ports to the namespace, -U namespace loopback ports to the host; -T takes only "none" so far.
         spec("tcp-ports", 't', true, true);
         spec("udp-ports", 'u', true, true);
         spec("tcp-ns", 'T', true, true);
         spec("udp-ns", 'U', true, true);
         // pasta's, not implemented yet.
+        spec("dns-forward", (char) 0, true, true);
+        spec("dns-host", (char) 0, true, true);
+        spec("map-guest-addr", (char) 0, true, true);
+        spec("dns", 'D', true, true);
         for (String n : new String[] {"socket", "socket-path", "fd", "pcap", "mac-addr", "interface", "outbound",
-            "dns", "search", "hostname", "userns", "dns-forward", "runas",
-            "outbound-if4", "outbound-if6", "map-guest-addr", "dns-host", "fqdn",
+            "search", "hostname", "userns", "runas",
+            "outbound-if4", "outbound-if6", "fqdn",
             "repair-path", "stats"})
             spec(n, shortOf(n), true, false);
         for (String n : new String[] {"no-tcp", "no-udp", "no-icmp", "no-dhcp", "no-dhcpv6", "no-ndp", "no-ra",
@@ -244,8 +248,27 @@ final class Options {
                 break;
             case "ipv4-only": ns.put("ipv6", "false"); break;
             case "ipv6-only": ns.put("ipv4", "false"); break;
-            case "tcp-ports": tcpPorts(value, spelled); break;
-            case "udp-ports": case "tcp-ns": case "udp-ns":
+            case "tcp-ports": ports(value, spelled, "tcp.forward"); break;
+            case "udp-ports": ports(value, spelled, "udp.forward"); break;
+            case "udp-ns": ports(value, spelled, "udp.ns_forward"); break;
+            case "dns-forward": // pasta: this address, ports 53 and 853, means the host's resolver
+                ns.put(isV6(value) ? "dns.match6" : "dns.match4", forwardable(literal(value, spelled), spelled));
+                break;
+            case "dns-host": ns.put(isV6(value) ? "dns.host6" : "dns.host4", literal(value, spelled)); break;
+            case "map-guest-addr": // pasta: this address means the host's own address, which the guest has
+                if ("none".equals(value)) {
+                    ns.remove("map.guest_addr4");
+                    ns.remove("map.guest_addr6");
+                } else {
+                    ns.put(isV6(value) ? "map.guest_addr6" : "map.guest_addr4", literal(value, spelled));
+                }
+                break;
+            case "dns": // pasta: resolvers advertised by DHCP/NDP; penne has neither yet, so only recorded
+                if (!"none".equals(value))
+                    literal(value, spelled);
+                ns.merge("dns", value, (a, b) -> a + "," + b);
+                break;
+            case "tcp-ns":
                 if (!"none".equals(value))
                     throw new UsageException("option '" + spelled + "': port forwarding is not supported yet"
                         + " (only 'none')");
@@ -258,16 +281,30 @@ final class Options {
     private static final java.util.regex.Pattern PORT_ENTRY =
         java.util.regex.Pattern.compile("all|~\\d{1,5}(-\\d{1,5})?|\\d{1,5}(-\\d{1,5})?(:\\d{1,5}(-\\d{1,5})?)?");
 
+    /** --dns-forward: pasta refuses the unspecified, loopback and broadcast addresses. */
+    private static String forwardable(String v, String opt) throws UsageException {
+        if (v.equals("0.0.0.0") || v.equals("255.255.255.255") || v.startsWith("127.") || v.equals("::")
+            || v.equals("::1"))
+            throw new UsageException("invalid " + opt + " value '" + v + "': not a usable address");
+        return v;
+    }
+
     /**
-     * pasta's -t: a cheap check of the spec's shape and numbers here (so a
+     * pasta's -t, -u, -U: a cheap check of the spec's shape and numbers here (so a
      * typo fails at once, exit 2), the full parse (io.penne.api.PortSpec, in
      * a bundle the launcher cannot load) when the instance starts. Specs go
-     * to the instance property {@code tcp.forward}, joined with ';'.
+     * to the instance property {@code property} ({@code tcp.forward},
+     * {@code udp.forward}, {@code udp.ns_forward}), joined with ';'. For UDP,
+     * {@code none} is recorded too: an explicit -u stops the -t ports from
+     * being forwarded for UDP as well.
      */
-    private void tcpPorts(String value, String spelled) throws UsageException {
+    private void ports(String value, String spelled, String property) throws UsageException {
         String v = value == null ? "" : value.trim();
-        if (v.equals("none"))
+        if (v.equals("none")) {
+            if (!property.startsWith("tcp"))
+                ns.putIfAbsent(property, "none");
             return;
+        }
         String list = v;
         int slash = v.lastIndexOf('/');
         if (slash >= 0) {
@@ -294,8 +331,8 @@ final class Options {
         }
         if (v.contains(";"))
             throw badPorts(value, spelled, "';' is not allowed");
-        String prev = ns.get("tcp.forward");
-        ns.put("tcp.forward", prev == null ? v : prev + ";" + v);
+        String prev = ns.get(property);
+        ns.put(property, prev == null || prev.equals("none") ? v : prev + ";" + v);
     }
 
     private static UsageException badPorts(String value, String spelled, String why) {
@@ -418,8 +455,19 @@ final class Options {
             "  -t, --tcp-ports SPEC   forward host TCP ports to the namespace: none,",
             "                         80, 8000-8010, 8080:80, ~22, all, ADDR/PORTS;",
             "                         comma-separated, may be repeated (see pasta(1))",
-            "  -u, -T, -U none        no UDP or namespace-to-host forwarding (the only",
+            "  -u, --udp-ports SPEC   forward host UDP ports to the namespace (same",
+            "                         syntax; default: the -t ports, untranslated)",
+            "  -U, --udp-ns SPEC      forward UDP from the namespace's loopback to the",
+            "                         host's loopback",
+            "  -T none                no TCP namespace-to-host forwarding (the only",
             "                         setting so far)",
+            "      --dns-forward ADDR queries to ADDR (UDP/TCP port 53, 853) go to the",
+            "                         host's resolver (--dns-host, default: the first",
+            "                         nameserver in /etc/resolv.conf)",
+            "      --dns-host ADDR    the resolver --dns-forward goes to",
+            "      --map-guest-addr ADDR|none  the guest address that means the host's",
+            "                         own address (the one the guest has)",
+            "  -D, --dns ADDR         accepted; nothing to advertise it with yet",
             "  -c, --conf-path PATH   listen for penne-ctl on the UNIX socket PATH",
             "  -f, --foreground       stay in the foreground (default: go to the",
             "                         background once ready)",

@@ -76,6 +76,16 @@ final class TapEgress implements GuestDevice {
     }
 
     @Override
+    public int reserve(int length, int count) {
+        int stride = stride(length);
+        if (length > maxFrame || length <= 0 || count <= 0 || count > MAX_QUEUED || (long) stride * count > BUFFER_SIZE)
+            return -1;
+        if (queued + count > MAX_QUEUED || next + (long) stride * count > BUFFER_SIZE)
+            flush();
+        return next;
+    }
+
+    @Override
     public void send(int offset, int length) {
         offsets[queued] = offset;
         lengths[queued] = length;
