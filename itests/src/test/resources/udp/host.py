@@ -17,12 +17,21 @@ def big_buffers(s):
 def fam(name):
     return socket.AF_INET if name == '4' else socket.AF_INET6
 
+answered = {}
+
 def command(words):
-    if words[0] == 'COUNT':
-        time.sleep(0.5)
+    # "ID <n> ..." commands are done once: a repeat (its answer was lost) gets the same answer.
+    if words[0] == 'ID':
+        if words[1] not in answered:
+            answered[words[1]] = command(words[2:])
+        return answered[words[1]]
+    if words[0] == 'COUNT':  # idempotent, so that a lost command can be repeated
         with lock:
-            n, count['n'] = count['n'], 0
-        return 'COUNT %d' % n
+            return 'COUNT %d' % count['n']
+    if words[0] == 'RESET':
+        with lock:
+            count['n'] = 0
+        return 'RESET'
     if words[0] == 'SEND':  # SEND fam addr port n size: a burst from the host
         s = socket.socket(fam(words[1]), socket.SOCK_DGRAM)
         big_buffers(s)

@@ -37,13 +37,26 @@ def serve(family, addr):  # the -u target here: echo, and count bursts
 for f, a in ((socket.AF_INET, '0.0.0.0'), (socket.AF_INET6, '::')):
     threading.Thread(target=serve, args=(f, a), daemon=True).start()
 
+ids = iter(range(os.getpid() * 100000, 1 << 62))  # unique across runs against one host helper
+
+def once(v, text):
+    return cmd(v, 'ID %d %s' % (next(ids), text))
+
 def cmd(v, text):
+    # Commands travel the tap path too, where a burst just before may have filled the tap queue:
+    # repeat until answered (COUNT and RESET are idempotent; SEND and RT are not repeated once answered).
     s = socket.socket(FAM[v], socket.SOCK_DGRAM)
-    s.settimeout(10)
-    s.sendto(('CMD ' + text).encode(), (GW[v], ECHO))
-    r = s.recv(100).decode()
-    s.close()
-    return r
+    s.settimeout(3)
+    try:
+        for attempt in range(5):
+            s.sendto(('CMD ' + text).encode(), (GW[v], ECHO))
+            try:
+                return s.recv(100).decode()
+            except socket.timeout:
+                continue
+        raise TimeoutError('no answer to ' + text)
+    finally:
+        s.close()
 
 def roundtrip(v, addr, port, size):
     s = socket.socket(FAM[v], socket.SOCK_DGRAM)
@@ -59,12 +72,14 @@ def roundtrip(v, addr, port, size):
         s.close()
 
 def burst_out(v, addr, port, n=1000):
+    cmd(v, 'RESET')
     s = socket.socket(FAM[v], socket.SOCK_DGRAM)
     big_buffers(s)
     s.connect((addr, port))
     for i in range(n):
         s.send(b'B' + i.to_bytes(4, 'big') + b'x' * 59)
     s.close()
+    time.sleep(0.5)
     return int(cmd(v, 'COUNT').split()[1])
 
 def local_count():
@@ -87,10 +102,10 @@ for v in ('4', '6'):
     out('lo.out.%s.burst' % v, burst_out(v, LO[v], NSFWD))
     # Host to namespace (-u): to the host's own address (tap path), and to its loopback (loopback path).
     for path, addr in (('tap', ADDR[v]), ('lo', LO[v])):
-        out('%s.in.%s.single' % (path, v), cmd(v, 'RT %s %s %d 5' % (v, addr, FWD)).split()[1])
-        out('%s.in.%s.60k' % (path, v), cmd(v, 'RT %s %s %d %d' % (v, addr, FWD, 60 * 1024)).split()[1])
+        out('%s.in.%s.single' % (path, v), once(v, 'RT %s %s %d 5' % (v, addr, FWD)).split()[1])
+        out('%s.in.%s.60k' % (path, v), once(v, 'RT %s %s %d %d' % (v, addr, FWD, 60 * 1024)).split()[1])
         local_count()
-        cmd(v, 'SEND %s %s %d 1000 64' % (v, addr, FWD))
+        once(v, 'SEND %s %s %d 1000 64' % (v, addr, FWD))
         out('%s.in.%s.burst' % (path, v), local_count())
 
 # DNS through --dns-forward: UDP and TCP, answered from the forward address.

@@ -272,7 +272,7 @@ public final class UdpHandler implements ProtocolHandler {
 
     private static int[] ephemeralRange() {
         try {
-            String[] p = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range"))
+            String[] p = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range")).get(0)
                 .trim().split("\\s+");
             return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])};
         } catch (Exception e) {
