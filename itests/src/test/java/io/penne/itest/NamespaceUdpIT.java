@@ -148,6 +148,51 @@ class NamespaceUdpIT {
             r.toString());
     }
 
+    /**
+     * Podman's command line (PEERS.md §2), against a namespace of our own:
+     * accepted, and --map-guest-addr reaches the host's own address over
+     * UDP and TCP while --no-map-gw leaves the gateway unmapped.
+     */
+    @Test
+    void podmansCommandLineWorks() throws Exception {
+        String ns = "udp-pod-" + ProcessHandle.current().pid();
+        assertEquals(0, Dist.run(30, List.of("ip", "netns", "add", ns)).status());
+        Path pid = tmp.resolve("penne.pid");
+        try (java.net.DatagramSocket u = new java.net.DatagramSocket(FWD + 20);
+             java.net.ServerSocket t = new java.net.ServerSocket(FWD + 21)) {
+            Thread server = new Thread(() -> {
+                try {
+                    java.net.DatagramPacket p = new java.net.DatagramPacket(new byte[100], 100);
+                    u.receive(p);
+                    byte[] a = ("you are " + p.getAddress().getHostAddress()).getBytes(StandardCharsets.UTF_8);
+                    u.send(new java.net.DatagramPacket(a, a.length, p.getSocketAddress()));
+                    try (java.net.Socket c = t.accept()) {
+                        c.getOutputStream().write(("you are " + c.getInetAddress().getHostAddress())
+                            .getBytes(StandardCharsets.UTF_8));
+                    }
+                } catch (IOException e) {
+                    // the client reports what it saw
+                }
+            });
+            server.start();
+            Result start = Dist.run(60, Dist.penne("--config-net", "--dns-forward", "169.254.1.1", "--no-map-gw",
+                "--quiet", "--netns", "/run/netns/" + ns, "--map-guest-addr", "169.254.1.2", "-t", "none", "-u", "none",
+                "-T", "none", "-U", "none", "--pid", pid.toString()));
+            assertEquals(0, start.status(), start.toString());
+            Result r = Dist.run(60, List.of("ip", "netns", "exec", ns, "sh", "-c",
+                "exec python3 " + script("pod.py") + " 169.254.1.2 $(ip -4 route show default | awk '{print $3}') "
+                    + (FWD + 20) + " " + (FWD + 21)));
+            assertEquals(0, r.status(), r.toString());
+            assertTrue(r.out().matches("(?s)udp you are \\S+ from 169\\.254\\.1\\.2\ntcp you are \\S+\ngateway not mapped\n"),
+                r.toString());
+            server.join(5000);
+        } finally {
+            if (Files.exists(pid))
+                Dist.run(30, List.of("kill", Files.readString(pid).trim()));
+            Dist.run(30, List.of("ip", "netns", "del", ns));
+        }
+    }
+
     private static long stat(String stats, String name) {
         Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + " +(\\d+)$").matcher(stats);
         return m.find() ? Long.parseLong(m.group(1)) : 0;

@@ -62,7 +62,7 @@ final class UdpCtx {
     long txAddr;
 
     final int cOpened, cExpired, cTableFull, cSockFail, cBadAddr, cPortZero, cSendDrop, cTruncated, cNoDevice,
-        cNoGuestAddr, cIcmpToGuest, cIcmpDropped, cFromGuest, cToGuest, cSpliced, cNoSock, cListenFailed, cStale;
+        cNoGuestAddr, cIcmpToGuest, cIcmpDropped, cFromGuest, cToGuest, cSpliced, cNoSock, cListenFailed, cStale, cClash;
 
     UdpCtx(Instance inst) {
         counters = inst.counters();
@@ -97,6 +97,7 @@ final class UdpCtx {
         cNoSock = counters.register("udp.drop.no_socket");
         cListenFailed = counters.register("udp.listen.failed");
         cStale = counters.register("udp.events.stale");
+        cClash = counters.register("udp.drop.tuple_in_use");
         for (int i = 0; i < BATCH; i++)
             rxIov.putIovec(i * 16, rxData.address() + (long) i * MAX_DGRAM, MAX_DGRAM);
     }

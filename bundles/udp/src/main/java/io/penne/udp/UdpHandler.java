@@ -135,7 +135,9 @@ public final class UdpHandler implements ProtocolHandler {
 
     @Override
     public void detach(Instance instance) {
-        contexts.remove(instance);
+        UdpCtx c = contexts.remove(instance);
+        if (c != null)
+            c.rxData.unmap(); // the receive area is mapped, not garbage collected; the loop is past its last use
     }
 
     // ------------------------------------------------------------------
@@ -615,6 +617,12 @@ public final class UdpHandler implements ProtocolHandler {
             }
             srcHi = c.nat.hi;
             srcLo = c.nat.lo;
+            // Two host peers can look the same to the guest (127.0.0.1 and the host's address both become
+            // the gateway): the second would be indistinguishable, so it is refused, as TCP does.
+            if (flows.lookup(17, Pif.TAP, v4 ? c.ga4Hi : c.ga6Hi, v4 ? c.ga4Lo : c.ga6Lo, target, srcHi, srcLo, ePort) >= 0) {
+                c.inc(c.cClash);
+                return -1;
+            }
         }
         Flow f = flows.alloc();
         if (f == null) {
