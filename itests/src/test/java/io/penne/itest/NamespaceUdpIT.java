@@ -158,8 +158,8 @@ class NamespaceUdpIT {
         String ns = "udp-pod-" + ProcessHandle.current().pid();
         assertEquals(0, Dist.run(30, List.of("ip", "netns", "add", ns)).status());
         Path pid = tmp.resolve("penne.pid");
-        try (java.net.DatagramSocket u = new java.net.DatagramSocket(FWD + 20);
-             java.net.ServerSocket t = new java.net.ServerSocket(FWD + 21)) {
+        try (java.net.DatagramSocket u = new java.net.DatagramSocket(0);
+             java.net.ServerSocket t = new java.net.ServerSocket(0)) {
             Thread server = new Thread(() -> {
                 try {
                     java.net.DatagramPacket p = new java.net.DatagramPacket(new byte[100], 100);
@@ -181,7 +181,7 @@ class NamespaceUdpIT {
             assertEquals(0, start.status(), start.toString());
             Result r = Dist.run(60, List.of("ip", "netns", "exec", ns, "sh", "-c",
                 "exec python3 " + script("pod.py") + " 169.254.1.2 $(ip -4 route show default | awk '{print $3}') "
-                    + (FWD + 20) + " " + (FWD + 21)));
+                    + u.getLocalPort() + " " + t.getLocalPort()));
             assertEquals(0, r.status(), r.toString());
             assertTrue(r.out().matches("(?s)udp you are \\S+ from 169\\.254\\.1\\.2\ntcp you are \\S+\ngateway not mapped\n"),
                 r.toString());
