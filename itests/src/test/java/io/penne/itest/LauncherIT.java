@@ -201,6 +201,23 @@ class LauncherIT {
         assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("out")));
     }
 
+    /** As pasta: an explicitly forwarded port that cannot be listened on stops penne at start (status 1). */
+    @Test
+    void forwardedPortInUseIsRefusedAtStart() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("0.0.0.0"))) {
+            int port = taken.getLocalPort();
+            long t0 = System.nanoTime();
+            Dist.Result r = Dist.run(30, Dist.penne("-t", "1," + port, "--", "true"));
+            assertEquals(1, r.status(), r.toString());
+            assertTrue(r.err().contains("-t 1," + port + ": cannot listen on IPv4 TCP port " + port)
+                && r.err().contains("Address already in use"), r.toString());
+            assertEquals(1, r.err().lines().filter(l -> l.contains("cannot listen")).count(), "said once: " + r);
+            assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(10), "refused at once");
+        }
+        // "all" skips what it cannot bind, as pasta.
+        assertEquals(0, Dist.run(60, Dist.penne("-t", "~1-65000", "--", "true")).status());
+    }
+
     @Test
     void namespaceOptionsArePastas() throws Exception {
         Result r = Dist.run(60, Dist.penne("-I", "eth7", "-m", "1500", "-a", "10.9.8.7", "-n", "255.255.255.0",

@@ -106,6 +106,11 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
             int ifi = tap.ifindex();
             if (c.mac() != null)
                 check(ns.linkSetMac(ifi, c.mac()), ns, "set the MAC address of " + tap.name());
+            // Known from the start, so frames to the guest (an inbound SYN for -t) need not wait
+            // until the guest has sent something to learn it from.
+            byte[] mac = ns.linkMac(ifi);
+            if (mac != null && mac.length == 6)
+                found.put("guest.mac", java.util.HexFormat.ofDelimiter(":").formatHex(mac));
             if (!c.configure())
                 return;
             if (c.mtu() != 0)

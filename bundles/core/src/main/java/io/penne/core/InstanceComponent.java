@@ -53,6 +53,8 @@ public final class InstanceComponent implements Instance {
     private final InstanceImpl impl;
     private final GuestNamespace namespace;
     private final ServiceRegistration<?> spawner;
+    /** The last activation failure logged, so a retry failing the same way is not logged again. */
+    private static volatile String lastFailure;
 
     @Activate
     public InstanceComponent(InstanceConfig config, Map<String, Object> properties, BundleContext context) {
@@ -62,10 +64,17 @@ public final class InstanceComponent implements Instance {
             namespace = s.namespace;
             spawner = s.spawner;
         } catch (RuntimeException e) {
-            // One readable line: the launcher hides Declarative Services' stack traces.
-            LOG.log(System.Logger.Level.ERROR, e.getMessage());
+            // One readable line: the launcher hides Declarative Services' stack traces. DS tries a
+            // failed component again when a service it references comes or goes (a handler bundle
+            // starting), which would repeat the same line: say each failure once.
+            String why = e.getMessage();
+            if (!why.equals(lastFailure)) {
+                lastFailure = why;
+                LOG.log(System.Logger.Level.ERROR, why);
+            }
             throw e;
         }
+        lastFailure = null;
     }
 
     private record Started(InstanceImpl impl, GuestNamespace namespace, ServiceRegistration<?> spawner) {
@@ -100,6 +109,13 @@ public final class InstanceComponent implements Instance {
         Map<String, Object> all = new java.util.LinkedHashMap<>(properties);
         if (namespace != null)
             all.putAll(namespace.discovered());
+        try {
+            ForwardCheck.check(all);
+        } catch (IllegalArgumentException e) {
+            if (namespace != null)
+                namespace.close();
+            throw new IllegalArgumentException("instance " + name + ": " + e.getMessage(), e);
+        }
         impl = new InstanceImpl(name, capacity, all, namespace);
         impl.start();
         if (namespace == null)

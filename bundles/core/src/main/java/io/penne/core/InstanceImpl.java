@@ -43,10 +43,20 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Once per cycle the flow table's deferred scan runs; every
  * {@value #FLOW_TIMER_MS} ms it is a timer scan. Flows whose type has no
- * handler are kept as they are.
+ * handler are kept as they are for a grace period (instance property
+ * {@value #GRACE_PROPERTY}, seconds, default {@value #GRACE_DEFAULT_S}),
+ * long enough for a bundle update or a restart of its bundle; after it the
+ * handler is taken as gone for good, and each such flow is reset: the
+ * instance closes its descriptors ({@code FlowData.forEachFd}; sockets with
+ * {@code SO_LINGER} 0, so host peers see a reset) and frees it, counted as
+ * {@code flows.abandoned}. The guest's side of such a connection is not
+ * told: with no handler nothing can build its segments; a handler that
+ * binds later answers the guest's next segment with a reset.
  */
 final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.DeferredHandler, Ingress.Sink {
     static final long FLOW_TIMER_MS = 1000;
+    static final String GRACE_PROPERTY = "handler.grace_period";
+    static final int GRACE_DEFAULT_S = 30;
     private static final long FLOW_TIMER_NANOS = TimeUnit.MILLISECONDS.toNanos(FLOW_TIMER_MS);
     private static final System.Logger LOG = System.getLogger(InstanceImpl.class.getName());
     private final io.penne.api.GuestNamespace namespace;
@@ -63,11 +73,18 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
     private final ProtocolHandler[] ownerByType = new ProtocolHandler[EpollRef.MAX_TYPE + 1];
     private final int[] eventCounter = new int[EpollRef.MAX_TYPE + 1];
     private final ProtocolHandler[] ownerByFlowType = new ProtocolHandler[FlowType.values().length];
+    /** Per flow type without a handler: {@link EventLoop#now()} when its handler went, else 0. */
+    private final long[] orphanedAt = new long[FlowType.values().length];
+    /** How long flows wait for a new handler of their type before they are reset ({@value #GRACE_PROPERTY}). */
+    private final long graceNanos;
     private final ProtocolHandler[] ownerByPacketType = new ProtocolHandler[PacketBatch.TYPES];
     private final Ingress ingress;
     private TapEgress egress;
     private final int cNoHandler;
     private final int cDeviceErrors;
+    private final int cAbandoned;
+    /** Scratch for {@link #abandon}'s setsockopt, made on first use. */
+    private io.penne.linux.NativeBuffer abandonScratch;
     private final Map<String, HandlerSlot> slots = new LinkedHashMap<>();
     private final int cParked;
     private final int cHandlerErrors;
@@ -92,6 +109,8 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
         counters.register("events.core.wake");
         this.cNoHandler = counters.register("drop.no_handler");
         this.cDeviceErrors = counters.register("device.errors");
+        this.cAbandoned = counters.register("flows.abandoned");
+        this.graceNanos = TimeUnit.SECONDS.toNanos(graceSeconds(properties));
         this.ingress = new Ingress(counters);
         this.loop = new EventLoopImpl(name, this);
     }
@@ -161,8 +180,10 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
             loop.unpark(id);
         }
         slot.flowTypes = List.copyOf(h.flowTypes());
-        for (FlowType ft : slot.flowTypes)
+        for (FlowType ft : slot.flowTypes) {
             ownerByFlowType[ft.ordinal()] = h;
+            orphanedAt[ft.ordinal()] = 0;
+        }
         slot.packetTypes = h.packetTypes().clone();
         for (int pt : slot.packetTypes) {
             if (pt < 0 || pt >= PacketBatch.TYPES)
@@ -205,9 +226,12 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
                 loop.park(id);
             }
         }
-        for (FlowType ft : slot.flowTypes)
-            if (ownerByFlowType[ft.ordinal()] == h)
+        for (FlowType ft : slot.flowTypes) {
+            if (ownerByFlowType[ft.ordinal()] == h) {
                 ownerByFlowType[ft.ordinal()] = null;
+                orphanedAt[ft.ordinal()] = loop.now() == 0 ? 1 : loop.now();
+            }
+        }
         for (int pt : slot.packetTypes)
             if (pt >= 0 && pt < PacketBatch.TYPES && ownerByPacketType[pt] == h)
                 ownerByPacketType[pt] = null;
@@ -258,8 +282,12 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
      */
     int attachDevice(int fd, int mtu) {
         int rc = loop.register(fd, EventLoop.EPOLLIN, EpollRef.of(EventTypes.TAP, fd, 0));
-        if (rc == 0)
+        if (rc == 0) {
             egress = new TapEgress(fd, mtu, counters);
+            Object mac = properties.get("guest.mac");
+            if (mac != null)
+                egress.learnGuestMac(Long.parseLong(mac.toString().replace(":", ""), 16));
+        }
         return rc;
     }
 
@@ -340,14 +368,51 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
     @Override
     public boolean defer(Flow flow, boolean timer, long now) {
         ProtocolHandler h = ownerByFlowType[flow.type().ordinal()];
-        if (h == null)
-            return false;
+        if (h == null) {
+            long since = orphanedAt[flow.type().ordinal()];
+            if (since == 0 || now - since < graceNanos)
+                return false;
+            abandon(flow);
+            return true;
+        }
         try {
             return h.flowDefer(this, flow, timer, now);
         } catch (RuntimeException | Error e) {
             handlerError(h, "flowDefer", e);
             return false;
         }
+    }
+
+    /** Resets a flow whose handler is gone for good: its descriptors are closed (sockets with a RST). */
+    private void abandon(Flow flow) {
+        io.penne.api.flow.FlowData d = flow.data();
+        if (d != null) {
+            if (abandonScratch == null)
+                abandonScratch = io.penne.linux.NativeBuffer.allocate(16);
+            io.penne.linux.NativeBuffer scratch = abandonScratch;
+            d.forEachFd(fd -> {
+                loop.unregister(fd);
+                io.penne.linux.Sockets.setLinger(fd, true, 0, scratch); // fails harmlessly on a pipe or timer
+                io.penne.linux.Sys.close(fd);
+            });
+        }
+        counters.inc(cAbandoned);
+        LOG.log(Level.DEBUG, "instance " + name + ": " + flow + " reset, no handler for its type");
+    }
+
+    /** The grace period in seconds from the properties; a bad value is refused naming the property. */
+    static int graceSeconds(Map<String, Object> properties) {
+        Object v = properties.get(GRACE_PROPERTY);
+        if (v == null)
+            return GRACE_DEFAULT_S;
+        try {
+            int n = Integer.parseInt(v.toString().trim());
+            if (n >= 0)
+                return n;
+        } catch (NumberFormatException e) {
+            // below
+        }
+        throw new IllegalArgumentException("bad value for '" + GRACE_PROPERTY + "': '" + v + "' (expected seconds, >= 0)");
     }
 
     // ---- Instance ----

@@ -181,6 +181,48 @@ class FlowDeferTest {
         assertEquals(c1, defers(h1));
     }
 
+    /**
+     * A handler gone for good (not back within the grace period): its flows
+     * are reset by the instance, their sockets closed with a RST the host
+     * peer sees, and freed. Back within the grace period, it adopts them
+     * (the test above).
+     */
+    @Test
+    void flowsOfAHandlerGoneForGoodAreResetAfterTheGracePeriod() throws Exception {
+        InstanceImpl g = new InstanceImpl("grace", 16, Map.of(InstanceImpl.GRACE_PROPERTY, "1"));
+        g.start();
+        try (java.net.ServerSocket ss = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            FlowHandler h = new FlowHandler("tcp", FlowType.TCP);
+            g.bind(h, "test.flows", "1");
+            await(() -> h.attaches.get() > 0, 5000, "attach");
+            int s = io.penne.linux.Sockets.tcp(io.penne.linux.Sockets.AF_INET);
+            io.penne.linux.Sockets.connect4(s, 0x7f000001, ss.getLocalPort(), io.penne.linux.NativeBuffer.allocate(64));
+            java.net.Socket peer = ss.accept();
+            onLoopRun(g, () -> {
+                Flow f = newFlow(g.flows(), FlowType.TCP, 4000);
+                f.data(io.penne.api.flow.TcpConn.class, io.penne.api.flow.TcpConn::new, true).sock = s;
+            });
+            g.unbind(h);
+            long gone = System.nanoTime();
+            Thread.sleep(500);
+            assertEquals(1, (int) onLoop(g, () -> g.flows().count(FlowType.TCP)), "kept during the grace period");
+            await(() -> onLoop(g, () -> g.flows().count(FlowType.TCP)) == 0, 5000, "flow reset after it");
+            long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - gone);
+            assertTrue(waited >= 900, "not before the grace period: " + waited + " ms");
+            assertEquals(1, counter(g, "flows.abandoned"));
+            peer.setSoTimeout(5000);
+            java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                () -> peer.getInputStream().read());
+            assertTrue(e.getMessage().contains("reset"), "the host peer sees a reset: " + e);
+            peer.close();
+        } finally {
+            g.stop();
+        }
+        IllegalArgumentException bad = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+            () -> new InstanceImpl("bad", 16, Map.of(InstanceImpl.GRACE_PROPERTY, "soon")));
+        assertTrue(bad.getMessage().contains(InstanceImpl.GRACE_PROPERTY), bad.getMessage());
+    }
+
     @Test
     void flowDeferExceptionsAreCountedAndTheFlowKept() {
         AtomicInteger calls = new AtomicInteger();

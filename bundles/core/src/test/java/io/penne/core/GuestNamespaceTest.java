@@ -60,6 +60,9 @@ class GuestNamespaceTest {
                 assertTrue(nsRoutes.contains(hostDefault.split("\\s+")[2]), "default gateway copied: " + nsRoutes);
             assertTrue(ns.discovered().containsKey("guest.address4") || ns.discovered().containsKey("guest.address6"),
                 ns.discovered().toString());
+            String link = run(ns, "ip", "-br", "link", "show", ns.ifname());
+            assertTrue(link.contains(" " + ns.discovered().get("guest.mac") + " "),
+                "the tap's MAC is known from the start: " + ns.discovered() + " / " + link);
 
             // Traffic from the namespace reaches the instance: connecting to the gateway makes the
             // kernel ask ARP for it (nothing answers yet; the attempt times out).

@@ -1,10 +1,5 @@
 package io.penne.linux;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -62,7 +57,6 @@ public final class KernelFeatures {
 
     /** End of {@code tcpi_snd_wnd} in {@code struct tcp_info} (u32 at offset 228). */
     private static final int TCP_INFO_SND_WND_END = 232;
-    private static final Path PROC_SYS = Path.of("/proc/sys");
 
     private final Map<String, Feature> features;
 
@@ -236,17 +230,7 @@ public final class KernelFeatures {
         }
     }
 
-    /**
-     * Trimmed contents of a /proc/sys file, or null if it is missing or unreadable.
-     * Read as a stream: {@code Files.readAllBytes} trusts the file size, which
-     * procfs does not report reliably (seen as 1 byte on this project's CI
-     * kernel, truncating "1048576" to "1").
-     */
     private static String readSysctl(String rel) {
-        try (InputStream in = Files.newInputStream(PROC_SYS.resolve(rel))) {
-            return new String(in.readAllBytes(), StandardCharsets.US_ASCII).trim();
-        } catch (IOException | SecurityException e) {
-            return null;
-        }
+        return Sysctl.read(rel);
     }
 }

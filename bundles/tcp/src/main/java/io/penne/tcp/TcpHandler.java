@@ -89,13 +89,23 @@ import static io.penne.tcp.TcpFrames.SYN;
  * keeps per instance is derived (counter ids, scratch buffers, configuration
  * parsed once) and rebuilt by {@link #attach}.
  *
- * <p><b>Gaps against passt</b> (documented in the bundle's README): one
- * retransmission timer tick per second from the instance's flow timer,
- * instead of a per-connection timerfd with RTT-based timeouts and
- * exponential backoff; no out-of-order queueing within a batch (out of order
- * segments are dropped with a duplicate ACK); no ACKing only what the peer
- * acked ({@code tcpi_bytes_acked}); no keepalives, no inactivity
- * timeout, no socket pools.
+ * <p><b>Timers.</b> Each connection has a retransmission deadline in its
+ * {@link TcpConn} ({@code rtoAt}; values and backoff in {@link TcpTimeouts}),
+ * running while something sent to the guest is unacknowledged or its window
+ * is zero. Instead of passt's timerfd per connection, one timerfd per
+ * instance is kept armed at the earliest deadline: the deferred scan, which
+ * visits every flow each loop cycle anyway, handles expired deadlines and
+ * re-arms the timerfd for the others, so a connection costs no descriptor
+ * and no system call for its timer. On expiry: the handshake segment again,
+ * or the data from the last acknowledged byte (a one-byte window probe if
+ * the window is zero), with exponential backoff, and a reset after too many.
+ * Keepalives and the inactivity timeout ride on the instance's one-second
+ * flow timer.
+ *
+ * <p><b>Gaps against passt</b>: no out-of-order queueing within a batch (out
+ * of order segments are dropped with a duplicate ACK); no ACKing only what
+ * the peer acked ({@code tcpi_bytes_acked}); no RTT-based delayed ACK timer
+ * (ACKs go out at the end of each batch instead); no socket pools.
  *
  * <p><b>Inbound</b> (pasta's {@code -t}, instance property
  * {@code tcp.forward}, see {@link PortSpec}): listening host sockets are
@@ -104,8 +114,8 @@ import static io.penne.tcp.TcpFrames.SYN;
  * flow whose INI side is HOST and TGT side TAP, and a SYN to the guest;
  * its SYN, ACK establishes the connection, after which everything above
  * applies unchanged (the guest-facing side is found with {@code tapSide}).
- * A RST from the guest, or no answer after {@value #MAX_RETRIES} SYNs a
- * second apart, resets the client ({@code SO_LINGER} 0).
+ * A RST from the guest, or no answer to our SYN and its retransmissions,
+ * resets the client ({@code SO_LINGER} 0).
  */
 @Component(service = ProtocolHandler.class)
 public final class TcpHandler implements ProtocolHandler {
@@ -126,14 +136,12 @@ public final class TcpHandler implements ProtocolHandler {
     static final int WS_TO_TAP = 8;
     /** Largest window of the guest we use when peeking without SO_PEEK_OFF: the discard buffer size. */
     static final int DISCARD_SIZE = 4 << 20;
+    /** Instance property: "false" disables SO_PEEK_OFF even where the kernel has it (tests of the fallback). */
+    static final String PEEK_OFFSET_PROPERTY = "tcp.peek_offset";
     /** Initial window to the guest before the socket tells us better (passt's WINDOW_DEFAULT). */
     static final int WINDOW_DEFAULT = 14600;
     /** MSS assumed when the guest's SYN has none (RFC 1122). */
     static final int MSS_DEFAULT = 536;
-    /** Retransmission timeout, checked on the instance's one-second flow timer. */
-    static final long RTO_NANOS = TimeUnit.MILLISECONDS.toNanos(1000);
-    /** Timeouts without progress before the connection is reset. */
-    static final int MAX_RETRIES = 8;
     /** Duplicate ACKs from the guest that trigger a fast retransmission. */
     static final int DUP_ACK_THRESHOLD = 2;
 
@@ -167,6 +175,9 @@ public final class TcpHandler implements ProtocolHandler {
         int type = instance.eventType(EVENT_TIMER);
         Sys.check(instance.loop().register(c.timer.fd(), EventLoop.EPOLLIN, EpollRef.of(type, c.timer.fd(), 0)),
             "register the TCP window timer");
+        c.rtoTimer = io.penne.linux.TimerFd.create();
+        Sys.check(instance.loop().register(c.rtoTimer.fd(), EventLoop.EPOLLIN, EpollRef.of(type, c.rtoTimer.fd(), 0)),
+            "register the TCP retransmission timer");
         contexts.put(instance, c);
         // Listening sockets stay registered across detach, so an adopting handler finds them in place.
         Object fwd = instance.properties().get(PortSpec.TCP_PROPERTY);
@@ -182,8 +193,10 @@ public final class TcpHandler implements ProtocolHandler {
      * Opens a non-blocking listening socket per forwarded port: on the spec's
      * address, or on the IPv4 and IPv6 wildcards (for the families the guest
      * has an address in). Ports from {@code all} skip the ephemeral range and
-     * fail silently (as pasta); an explicit port that cannot be bound is an
-     * error in the log and a counter, the other ports still work.
+     * fail silently (as pasta). An explicit port that cannot be bound stops
+     * the instance from starting (core's ForwardCheck tries them first, as
+     * pasta refuses to start); one taken in the moment since is an error in
+     * the log and a counter, and the other ports still work.
      */
     private void listen(Ctx c, Instance inst, List<PortSpec> specs) {
         int type = inst.eventType(EVENT_LISTEN);
@@ -254,10 +267,9 @@ public final class TcpHandler implements ProtocolHandler {
     /** The host's ephemeral port range, skipped by {@code all} (default 32768-60999). */
     private static int[] ephemeralRange() {
         try {
-            String[] p = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range"))
-                .trim().split("\\s+");
+            String[] p = io.penne.linux.Sysctl.read("net/ipv4/ip_local_port_range").split("\\s+");
             return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])};
-        } catch (Exception e) {
+        } catch (RuntimeException e) {
             return new int[] {32768, 60999};
         }
     }
@@ -357,8 +369,10 @@ public final class TcpHandler implements ProtocolHandler {
         }
         conn.wndToTap = Math.max(windowToTap(c, conn), WINDOW_DEFAULT);
         sendSyn(dev, f, conn, SYN, 0, true);
-        conn.ackProgressNanos = inst.loop().now();
+        long now = inst.loop().now();
+        conn.activeNanos = conn.tapActiveNanos = now;
         conn.flags |= ACK_FROM_TAP_DUE;
+        armRto(c, conn, now);
         c.inc(c.cAccepted);
     }
 
@@ -390,7 +404,7 @@ public final class TcpHandler implements ProtocolHandler {
         conn.seqAckFromTap = conn.seqInitToTap + 1;
         conn.flags &= ~ACK_FROM_TAP_DUE;
         conn.retries = 0;
-        conn.ackProgressNanos = inst.loop().now();
+        conn.rtoAt = 0;
         if ((conn.flags & PEEK_OFFSET) != 0 && Sockets.setPeekOffset(conn.sock, 0, c.scratch) < 0)
             conn.flags &= ~PEEK_OFFSET;
         // The handshake's ACK goes out at the end of the batch, then whatever the client sent already.
@@ -412,9 +426,13 @@ public final class TcpHandler implements ProtocolHandler {
     @Override
     public void detach(Instance instance) {
         Ctx c = contexts.remove(instance);
-        if (c != null && c.timer != null) {
-            instance.loop().unregister(c.timer.fd());
-            c.timer.close();
+        if (c == null)
+            return;
+        for (io.penne.linux.TimerFd t : new io.penne.linux.TimerFd[] {c.timer, c.rtoTimer}) {
+            if (t != null) {
+                instance.loop().unregister(t.fd());
+                t.close();
+            }
         }
     }
 
@@ -431,6 +449,7 @@ public final class TcpHandler implements ProtocolHandler {
         ByteBuffer b = batch.buffer();
         long base = c.rxAddress(b);
         FlowTable flows = instance.flows();
+        c.now = instance.loop().now();
         c.touchedCount = 0;
         for (int i = 0; i < batch.size(); i++) {
             int l4 = batch.l4Offset(i);
@@ -478,6 +497,7 @@ public final class TcpHandler implements ProtocolHandler {
         int seq = b.getInt(l4 + 4);
         int ack = b.getInt(l4 + 8);
         int wnd = b.getShort(l4 + 14) & 0xffff;
+        conn.tapActiveNanos = conn.activeNanos = c.now;
 
         if ((tflags & RST) != 0) {
             c.inc(c.cRstFromTap);
@@ -514,6 +534,8 @@ public final class TcpHandler implements ProtocolHandler {
 
         if ((tflags & ACK) != 0)
             ackFromTap(c, inst, conn, ack, wnd, plen == 0 && (tflags & FIN) == 0);
+        if (plen <= 1 && seqLt(seq, conn.seqFromTap) && (tflags & (FIN | SYN)) == 0)
+            keepaliveFromTap(c, conn);
 
         boolean complete = true;
         if (plen > 0)
@@ -553,11 +575,14 @@ public final class TcpHandler implements ProtocolHandler {
             conn.seqAckFromTap = ack;
             conn.dupAcks = 0;
             conn.retries = 0;
-            conn.ackProgressNanos = inst.loop().now();
             if (ack == conn.seqToTap) {
                 conn.flags &= ~ACK_FROM_TAP_DUE;
+                conn.rtoAt = 0;
                 if (conn.has(TAP_FIN_SENT))
                     conn.events |= TAP_FIN_ACKED;
+            } else {
+                conn.rtoAt = 0;
+                armRto(c, conn, c.now); // RFC 6298 5.3: restart on new data acknowledged
             }
         } else if (pureAck && ack == conn.seqAckFromTap && ack != conn.seqToTap && wndBytes == conn.wndFromTap) {
             if (++conn.dupAcks == DUP_ACK_THRESHOLD) {
@@ -571,6 +596,22 @@ public final class TcpHandler implements ProtocolHandler {
                 conn.flags |= STALLED; // more room: try sending at the end of the batch
             conn.wndFromTap = wndBytes;
         }
+        if (wndBytes == 0 && conn.has(ESTABLISHED))
+            armRto(c, conn, c.now); // zero window: probe it when the timer expires
+    }
+
+    /**
+     * A keepalive from the guest (a segment one byte behind, RFC 9293
+     * 3.8.4): answer it with an ACK, and let the host peer see keepalives
+     * too, since the guest wants them.
+     */
+    private void keepaliveFromTap(Ctx c, TcpConn conn) {
+        conn.flags |= ACK_TO_TAP_DUE;
+        if ((conn.flags & SOCK_KEEPALIVE) == 0 && conn.sock >= 0) {
+            conn.flags |= SOCK_KEEPALIVE;
+            Sockets.setInt(conn.sock, Sockets.SOL_SOCKET, Sockets.SO_KEEPALIVE, 1, c.scratch);
+        }
+        c.inc(c.cKeepaliveFromTap);
     }
 
     /**
@@ -691,6 +732,7 @@ public final class TcpHandler implements ProtocolHandler {
             r = 0; // loopback: the handshake already completed, answer the guest now rather than next cycle
         conn.sock = s;
         conn.events = TAP_SYN_RCVD;
+        conn.tapActiveNanos = conn.activeNanos = c.now;
         conn.seqInitFromTap = seq;
         conn.seqFromTap = seq + 1;
         conn.seqAckToTap = seq + 1;
@@ -772,8 +814,9 @@ public final class TcpHandler implements ProtocolHandler {
         conn.wndToTap = Math.max(windowToTap(c, conn), WINDOW_DEFAULT);
         sendSynAck(c, dev, f, conn);
         conn.seqToTap = conn.seqInitToTap + 1;
-        conn.ackProgressNanos = inst.loop().now();
+        conn.seqMaxToTap = conn.seqToTap;
         conn.flags |= ACK_FROM_TAP_DUE;
+        armRto(c, conn, inst.loop().now());
         updateEpoll(c, inst, f, conn);
     }
 
@@ -783,6 +826,7 @@ public final class TcpHandler implements ProtocolHandler {
         conn.seqAckFromTap = conn.seqInitToTap + 1;
         conn.flags &= ~ACK_FROM_TAP_DUE;
         conn.retries = 0;
+        conn.rtoAt = 0;
         if ((conn.flags & PEEK_OFFSET) != 0 && Sockets.setPeekOffset(conn.sock, 0, c.scratch) < 0)
             conn.flags &= ~PEEK_OFFSET;
         conn.flags |= STALLED; // the host may have sent data already: look at the end of the batch
@@ -799,6 +843,12 @@ public final class TcpHandler implements ProtocolHandler {
         if (c == null)
             return;
         if (eventType == c.timerType) {
+            if (EpollRef.fd(ref) == c.rtoTimer.fd()) {
+                // Expired deadlines are handled by the deferred scan at the end of this cycle.
+                c.rtoTimer.expirations();
+                c.rtoArmedAt = 0;
+                return;
+            }
             c.timer.expirations();
             windowWatch(c, instance);
             return;
@@ -819,6 +869,7 @@ public final class TcpHandler implements ProtocolHandler {
         GuestDevice dev = instance.device();
         if (dev == null)
             return;
+        conn.activeNanos = instance.loop().now();
         if (!conn.has(TAP_SYN_ACK_SENT) && !conn.has(SOCK_ACCEPTED)) {
             int err = Sockets.soError(conn.sock, c.scratch);
             if (err != 0 || (events & (EventLoop.EPOLLERR | EventLoop.EPOLLHUP)) != 0) {
@@ -878,6 +929,9 @@ public final class TcpHandler implements ProtocolHandler {
             long room = wnd - sent;
             if (room <= 0) {
                 conn.flags |= STALLED;
+                // Window full or zero: the timer retransmits, or probes a zero window (passt sets
+                // ACK_FROM_TAP_DUE for the same reason).
+                armRto(c, conn, inst.loop().now());
                 break;
             }
             int seg = (int) Math.min(conn.mss, room);
@@ -905,6 +959,7 @@ public final class TcpHandler implements ProtocolHandler {
                 conn.seqToTap++;
                 conn.flags |= ACK_FROM_TAP_DUE;
                 conn.flags &= ~ACK_TO_TAP_DUE;
+                armRto(c, conn, inst.loop().now());
                 break;
             }
             int len = TcpFrames.headers(tx, off, guestMac, ourMac, v4, tap.oaddrHi(), tap.oaddrLo(),
@@ -916,8 +971,7 @@ public final class TcpHandler implements ProtocolHandler {
                 conn.bytesRetransmitted += n;
             else
                 conn.bytesToTap += n;
-            if ((conn.flags & ACK_FROM_TAP_DUE) == 0)
-                conn.ackProgressNanos = inst.loop().now();
+            armRto(c, conn, inst.loop().now());
             conn.seqToTap += (int) n;
             conn.seqAckToTap = conn.seqFromTap;
             conn.flags |= ACK_FROM_TAP_DUE;
@@ -1248,65 +1302,120 @@ public final class TcpHandler implements ProtocolHandler {
             c.inc(c.cClosed);
             return true;
         }
-        if (timer)
-            timer(c, instance, flow, conn, now);
+        GuestDevice dev = instance.device();
+        if (dev == null)
+            return false;
+        if (conn.rtoAt != 0) {
+            if (now - conn.rtoAt >= 0)
+                rtoExpired(c, instance, dev, flow, conn, now);
+            if (conn.rtoAt != 0 && !conn.has(CLOSED))
+                armTimerFor(c, conn.rtoAt, now);
+        }
+        if (timer && !conn.has(CLOSED))
+            timer(c, instance, dev, flow, conn, now);
         return false;
     }
 
-    /** Once a second: retransmissions, and window updates the socket did not wake us for. */
-    private void timer(Ctx c, Instance inst, Flow f, TcpConn conn, long now) {
-        GuestDevice dev = inst.device();
-        if (dev == null)
+    /** Starts the retransmission timer unless it is running (RFC 6298 5.1: it times the oldest segment). */
+    private static void armRto(Ctx c, TcpConn conn, long now) {
+        if (conn.rtoAt != 0)
             return;
-        {
-            if (conn.has(SOCK_ACCEPTED) && !conn.has(ESTABLISHED)) {
-                // Inbound: our SYN again, once a second; reset the client if the guest never answers.
-                if (now - conn.ackProgressNanos >= RTO_NANOS) {
-                    if (++conn.retries > MAX_RETRIES) {
-                        c.inc(c.cTimeouts);
-                        tapRst(c, dev, inst, f, conn);
-                        return;
-                    }
-                    conn.ackProgressNanos = now;
-                    sendSyn(dev, f, conn, SYN, 0, true);
-                }
+        long at = now + c.timeouts.rto(conn.retries, conn.has(ESTABLISHED), (conn.flags & SYN_RETRIED) != 0);
+        conn.rtoAt = at == 0 ? 1 : at;
+    }
+
+    /**
+     * Makes sure the instance's retransmission timerfd fires by
+     * {@code deadline}: re-armed if it is not armed, or armed for later, or
+     * its expiry is being delivered now. Called for every running deadline
+     * by the deferred scan, so it ends each cycle armed at the earliest.
+     */
+    private static void armTimerFor(Ctx c, long deadline, long now) {
+        if (c.rtoArmedAt != 0 && c.rtoArmedAt - deadline <= 0 && c.rtoArmedAt - now > 0)
+            return;
+        long delay = Math.max(deadline - now, 1000);
+        if (c.rtoTimer.oneShot(delay) == 0)
+            c.rtoArmedAt = now + delay;
+    }
+
+    /**
+     * The retransmission timer expired: the guest did not acknowledge our
+     * SYN (inbound), our SYN, ACK (outbound) or data and FIN in time, or its
+     * window stayed zero. Send again with the timeout doubled, or give up and
+     * reset both sides (passt's tcp_timer_handler).
+     */
+    private void rtoExpired(Ctx c, Instance inst, GuestDevice dev, Flow f, TcpConn conn, long now) {
+        conn.rtoAt = 0;
+        if (conn.has(CLOSED))
+            return;
+        boolean established = conn.has(ESTABLISHED);
+        if (!established) {
+            if (!conn.has(SOCK_ACCEPTED) && !conn.has(TAP_SYN_ACK_SENT))
+                return; // connecting to the host: the kernel times the connect() out
+            if (conn.retries >= c.timeouts.maxRetries(false)) {
+                c.inc(c.cTimeouts);
+                tapRst(c, dev, inst, f, conn);
                 return;
             }
-            if (!conn.has(TAP_SYN_ACK_SENT))
-                return; // the kernel times the connect() out
-            if (!conn.has(ESTABLISHED)) {
-                if (now - conn.ackProgressNanos >= RTO_NANOS) {
-                    if (++conn.retries > MAX_RETRIES) {
-                        tapRst(c, dev, inst, f, conn);
-                        return;
-                    }
-                    conn.ackProgressNanos = now;
-                    sendSynAck(c, dev, f, conn);
-                }
-                return;
-            }
-            if (conn.seqToTap != conn.seqAckFromTap && now - conn.ackProgressNanos >= RTO_NANOS) {
-                if (++conn.retries > MAX_RETRIES) {
-                    c.inc(c.cTimeouts);
-                    tapRst(c, dev, inst, f, conn);
-                    return;
-                }
-                c.inc(c.cRetransmitTimeout);
-                conn.ackProgressNanos = now;
-                rewind(c, conn);
-                dataFromSock(c, inst, dev, f, conn);
-            }
-            if (conn.wndToTap == 0 || (conn.flags & SNDBUF_FULL) != 0) {
-                int w = windowToTap(c, conn);
-                if (w > 0) {
-                    conn.flags &= ~SNDBUF_FULL;
-                    updateEpoll(c, inst, f, conn);
-                    sendAck(c, inst, dev, f, conn);
-                }
-            }
-            if ((conn.flags & STALLED) != 0)
-                dataFromSock(c, inst, dev, f, conn);
+            c.inc(c.cSynRetransmit);
+            if (conn.has(SOCK_ACCEPTED))
+                sendSyn(dev, f, conn, SYN, 0, true);
+            else
+                sendSynAck(c, dev, f, conn);
+            conn.retries++;
+            conn.flags |= SYN_RETRIED;
+            armRto(c, conn, now);
+            return;
         }
+        boolean zeroWindow = conn.wndFromTap == 0;
+        if (conn.seqToTap == conn.seqAckFromTap && !zeroWindow)
+            return; // acknowledged meanwhile
+        if (conn.retries >= c.timeouts.maxRetries(true)) {
+            c.inc(c.cTimeouts);
+            tapRst(c, dev, inst, f, conn);
+            return;
+        }
+        if (zeroWindow)
+            conn.wndFromTap = 1; // a one-byte window probe (RFC 9293 3.8.6.1)
+        conn.retries++;
+        rewind(c, conn);
+        dataFromSock(c, inst, dev, f, conn); // arms the timer again if it sent anything
+        if (conn.seqToTap == conn.seqAckFromTap)
+            conn.retries--; // nothing to send after all (an empty socket behind a zero window)
+        else
+            c.inc(zeroWindow ? c.cWindowProbe : c.cRetransmitTimeout);
+    }
+
+    /**
+     * Once a second: inactivity, keepalives, and window updates the socket
+     * did not wake us for.
+     */
+    private void timer(Ctx c, Instance inst, GuestDevice dev, Flow f, TcpConn conn, long now) {
+        if (now - conn.activeNanos >= c.timeouts.inactivity) {
+            c.inc(c.cInactive);
+            tapRst(c, dev, inst, f, conn);
+            return;
+        }
+        if (!conn.has(ESTABLISHED))
+            return;
+        if (now - conn.tapActiveNanos >= c.timeouts.keepalive && now - conn.keepaliveNanos >= c.timeouts.keepalive
+            && !conn.has(TAP_FIN_ACKED)) {
+            // One byte behind what the guest has seen: it must answer with an ACK, or a RST if it
+            // forgot the connection (passt's KEEPALIVE flag).
+            sendFlags(dev, f, conn, ACK, conn.seqToTap - 1, conn.seqFromTap);
+            conn.keepaliveNanos = now;
+            c.inc(c.cKeepaliveToTap);
+        }
+        if (conn.wndToTap == 0 || (conn.flags & SNDBUF_FULL) != 0) {
+            int w = windowToTap(c, conn);
+            if (w > 0) {
+                conn.flags &= ~SNDBUF_FULL;
+                updateEpoll(c, inst, f, conn);
+                sendAck(c, inst, dev, f, conn);
+            }
+        }
+        if ((conn.flags & STALLED) != 0)
+            dataFromSock(c, inst, dev, f, conn);
     }
 
     private static boolean unicast(boolean v4, long hi, long lo) {
@@ -1351,6 +1460,13 @@ public final class TcpHandler implements ProtocolHandler {
         int optMss, optWs;
         io.penne.linux.TimerFd timer;
         boolean timerArmed;
+        /** Retransmission timer, armed for the earliest {@code TcpConn.rtoAt} (see armTimerFor). */
+        io.penne.linux.TimerFd rtoTimer;
+        /** When {@link #rtoTimer} expires, 0 if not armed. */
+        long rtoArmedAt;
+        final TcpTimeouts timeouts;
+        /** The loop's time for the packet batch being handled. */
+        long now;
         /** Send buffer size seen by the last {@link #windowToTap}, {@code Long.MAX_VALUE} if unknown. */
         long lastSndbuf = Long.MAX_VALUE;
         int[] watch = new int[1024], watchNext = new int[1024];
@@ -1362,10 +1478,12 @@ public final class TcpHandler implements ProtocolHandler {
         final int cOpened, cRefused, cConnectFailed, cClosed, cRstToTap, cRstFromTap, cNoFlow, cRstNoFlow,
             cBadSyn, cDupSyn, cBadAck, cBadOption, cBadDst, cEarly, cOutOfOrder, cAfterFin, cPartialSend,
             cFastRetransmit, cRetransmitTimeout, cTimeouts, cSockErrors, cStale, cTableFull,
-            cAccepted, cInboundEstablished, cNoGuestAddr, cInboundClash, cListenFailed;
+            cAccepted, cInboundEstablished, cNoGuestAddr, cInboundClash, cListenFailed,
+            cSynRetransmit, cWindowProbe, cInactive, cKeepaliveToTap, cKeepaliveFromTap;
 
         Ctx(Instance inst) {
             counters = inst.counters();
+            timeouts = TcpTimeouts.of(inst.properties());
             eventType = inst.eventType(EVENT_SOCK);
             timerType = inst.eventType(EVENT_TIMER);
             listenType = inst.eventType(EVENT_LISTEN);
@@ -1377,7 +1495,10 @@ public final class TcpHandler implements ProtocolHandler {
             ga6 = a6 != null && !InetAddr.isV4(a6[0], a6[1]);
             ga6Hi = ga6 ? a6[0] : 0;
             ga6Lo = ga6 ? a6[1] : 0;
-            peekOffset = KernelFeatures.probe().has(KernelFeatures.SO_PEEK_OFF);
+            // "tcp.peek_offset=false" takes the path of kernels without SO_PEEK_OFF for TCP (before
+            // 6.10, e.g. Debian 12's 6.1), so tests can cover it on a newer one.
+            peekOffset = KernelFeatures.probe().has(KernelFeatures.SO_PEEK_OFF)
+                && !"false".equals(String.valueOf(inst.properties().get(PEEK_OFFSET_PROPERTY)));
             nat = io.penne.api.flow.Nat.of(inst.properties()); // address translation, shared with UDP and ICMP
             long[] g4 = hostLoopbackMap(inst, "4");
             long[] g6 = hostLoopbackMap(inst, "6");
@@ -1418,6 +1539,11 @@ public final class TcpHandler implements ProtocolHandler {
             cNoGuestAddr = counters.register("tcp.refused.no_guest_address");
             cInboundClash = counters.register("tcp.refused.tuple_in_use");
             cListenFailed = counters.register("tcp.listen.failed");
+            cSynRetransmit = counters.register("tcp.retransmit.syn");
+            cWindowProbe = counters.register("tcp.window_probe");
+            cInactive = counters.register("tcp.conn.inactive");
+            cKeepaliveToTap = counters.register("tcp.keepalive.to_guest");
+            cKeepaliveFromTap = counters.register("tcp.keepalive.from_guest");
         }
 
         /**

@@ -1,6 +1,7 @@
 package io.penne.api.flow;
 
 import java.util.Map;
+import java.util.function.IntConsumer;
 
 /**
  * Base of per-flow protocol state (TCP sequence numbers, UDP socket, ...).
@@ -21,5 +22,14 @@ public abstract class FlowData {
 
     /** Every field, name to value, for {@code penne:flow ID}. */
     public void describe(Map<String, String> out) {
+    }
+
+    /**
+     * The file descriptors this flow holds (sockets, pipes, timers). When
+     * the handler of a flow type is gone for good (its grace period after
+     * unbinding ran out), the instance closes them, sockets with a reset,
+     * and frees the flow: nothing else could.
+     */
+    public void forEachFd(IntConsumer action) {
     }
 }

@@ -28,6 +28,12 @@ public final class PingFlow extends FlowData {
     }
 
     @Override
+    public void forEachFd(java.util.function.IntConsumer action) {
+        if (sock >= 0)
+            action.accept(sock);
+    }
+
+    @Override
     public String summary() {
         return "requests " + requests + " replies " + replies + " seq " + lastSeq;
     }

@@ -58,11 +58,15 @@ public final class TcpConn extends FlowData {
     public static final int WS_OK = 1 << 7;
     /** On the handler's list of flows whose advertised window is re-checked shortly (the socket may drain). */
     public static final int WND_WATCH = 1 << 8;
+    /** Our SYN or SYN, ACK was sent again: later data retransmissions start from a longer timeout (RFC 6298 5.7). */
+    public static final int SYN_RETRIED = 1 << 9;
+    /** {@code SO_KEEPALIVE} is on for the host socket (the guest sends keepalives, so the host peer gets them too). */
+    public static final int SOCK_KEEPALIVE = 1 << 10;
 
     private static final String[] EVENT_NAMES = {"TAP_SYN_RCVD", "TAP_SYN_ACK_SENT", "ESTABLISHED",
         "SOCK_FIN_RCVD", "SOCK_FIN_SENT", "TAP_FIN_RCVD", "TAP_FIN_SENT", "TAP_FIN_ACKED", "CLOSED", "SOCK_ACCEPTED"};
     private static final String[] FLAG_NAMES = {"ACK_TO_TAP_DUE", "ACK_FROM_TAP_DUE", "SNDBUF_FULL", "STALLED",
-        "DUP_ACK", "PEEK_OFFSET", "IN_BATCH", "WS_OK", "WND_WATCH"};
+        "DUP_ACK", "PEEK_OFFSET", "IN_BATCH", "WS_OK", "WND_WATCH", "SYN_RETRIED", "SOCK_KEEPALIVE"};
 
     /** Event bits (see constants). */
     public int events;
@@ -110,10 +114,21 @@ public final class TcpConn extends FlowData {
     public int dupAcks;
     /** Window re-checks since the last window update (bounded, see {@link #WND_WATCH}). */
     public int wndChecks;
-    /** Timeouts without progress in a row. */
+    /** Retransmission timeouts in a row without the guest's ACK advancing (the backoff exponent). */
     public int retries;
-    /** {@link System#nanoTime()} of the last progress of the guest's ACK (or of sending, if later). */
-    public long ackProgressNanos;
+    /**
+     * {@link System#nanoTime()} at which the retransmission timer expires, 0
+     * when it is not running. It runs while something sent to the guest (SYN,
+     * data, FIN) is unacknowledged, and while its window is zero (then
+     * expiring is a window probe).
+     */
+    public long rtoAt;
+    /** {@link System#nanoTime()} of the last segment from the guest (keepalives are sent after a quiet interval). */
+    public long tapActiveNanos;
+    /** {@link System#nanoTime()} of the last segment from the guest or event on the socket (inactivity timeout). */
+    public long activeNanos;
+    /** {@link System#nanoTime()} of the last keepalive sent to the guest, 0 if none. */
+    public long keepaliveNanos;
 
     @Override
     public void reset() {
@@ -124,7 +139,13 @@ public final class TcpConn extends FlowData {
         wndFromTap = wsFromTap = wndToTap = wsToTap = mss = 0;
         bytesFromTap = bytesToTap = bytesRetransmitted = 0;
         dupAcks = retries = wndChecks = 0;
-        ackProgressNanos = 0;
+        rtoAt = tapActiveNanos = activeNanos = keepaliveNanos = 0;
+    }
+
+    @Override
+    public void forEachFd(java.util.function.IntConsumer action) {
+        if (sock >= 0)
+            action.accept(sock);
     }
 
     /** {@code a} before {@code b} in sequence space. */
@@ -188,6 +209,12 @@ public final class TcpConn extends FlowData {
         out.put("tcp.in_flight_to_tap", Integer.toUnsignedString(seqToTap - seqAckFromTap));
         out.put("tcp.dup_acks", Integer.toString(dupAcks));
         out.put("tcp.retries", Integer.toString(retries));
+        // Timers as "in N ms" / "N ms ago", relative to the nanoTime of this call.
+        long now = System.nanoTime();
+        out.put("tcp.timer.rto", rtoAt == 0 ? "off" : "in " + (rtoAt - now) / 1_000_000 + " ms");
+        out.put("tcp.idle.guest", (now - tapActiveNanos) / 1_000_000 + " ms");
+        out.put("tcp.idle", (now - activeNanos) / 1_000_000 + " ms");
+        out.put("tcp.keepalive.last", keepaliveNanos == 0 ? "never" : (now - keepaliveNanos) / 1_000_000 + " ms ago");
     }
 
     private static String names(int bits, String[] names) {

@@ -51,6 +51,14 @@ public final class UdpFlow extends FlowData {
         icmpErrors = 0;
     }
 
+    /** The flow's own sockets; a shared listener is not the flow's to close. */
+    @Override
+    public void forEachFd(java.util.function.IntConsumer action) {
+        for (int s = 0; s < 2; s++)
+            if (sock[s] >= 0 && !shared(s))
+                action.accept(sock[s]);
+    }
+
     @Override
     public String summary() {
         return "dgrams " + datagrams[0] + "/" + datagrams[1] + " bytes " + bytes[0] + "/" + bytes[1]

@@ -1,0 +1,38 @@
+package io.penne.linux;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Reads {@code /proc/sys} values. Not with {@code Files.readString} or
+ * {@code Files.readAllBytes}: they trust the file size, which procfs does not
+ * report reliably (seen on this project's 6.18 CI kernel: "1" for a
+ * {@code tcp_rto_max_ms} of 120000); a stream read to its end gets the whole
+ * value.
+ */
+public final class Sysctl {
+    private Sysctl() {
+    }
+
+    /** The value of {@code /proc/sys/NAME} (e.g. {@code net/ipv4/tcp_syn_retries}), trimmed, or null if unreadable. */
+    public static String read(String name) {
+        try (InputStream in = Files.newInputStream(Path.of("/proc/sys", name))) {
+            return new String(in.readAllBytes(), StandardCharsets.US_ASCII).trim();
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** An integer value, or {@code dflt} if it is unreadable or not a number. */
+    public static int readInt(String name, int dflt) {
+        String v = read(name);
+        try {
+            return v == null ? dflt : Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            return dflt;
+        }
+    }
+}
