@@ -59,17 +59,24 @@ def cmd(v, text):
         s.close()
 
 def roundtrip(v, addr, port, size):
-    s = socket.socket(FAM[v], socket.SOCK_DGRAM)
-    s.settimeout(3)
-    s.connect((addr, port))
-    data = os.urandom(size)
-    s.send(data)
-    try:
-        return 'OK' if s.recv(70000) == data else 'BAD'
-    except OSError as e:
-        return type(e).__name__
-    finally:
-        s.close()
+    # UDP may lose a datagram: up to three tries, each counted; a lost try is reported on stderr.
+    for attempt in range(3):
+        s = socket.socket(FAM[v], socket.SOCK_DGRAM)
+        s.settimeout(3)
+        s.connect((addr, port))
+        data = os.urandom(size)
+        s.send(data)
+        try:
+            return 'OK' if s.recv(70000) == data else 'BAD'
+        except socket.timeout:
+            print('lost: %s %s:%d %d bytes, try %d' % (v, addr, port, size, attempt + 1), file=sys.stderr, flush=True)
+            continue
+        except OSError as e:
+            return type(e).__name__
+        finally:
+            s.close()
+    return 'TimeoutError'
+
 
 def burst_out(v, addr, port, n=1000):
     cmd(v, 'RESET')
