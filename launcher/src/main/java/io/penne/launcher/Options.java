@@ -59,7 +59,7 @@ final class Options {
         spec("no-map-gw", (char) 0, false, true);
         spec("ipv4-only", '4', false, true);
         spec("ipv6-only", '6', false, true);
-        // -t forwards host ports to the namespace; the others only take "none" (which podman passes) so far.
+        // -t/-u forward host ports to the namespace, -U namespace loopback ports to the host; -T takes only "none" so far.
         spec("tcp-ports", 't', true, true);
         spec("udp-ports", 'u', true, true);
         spec("tcp-ns", 'T', true, true);
@@ -67,9 +67,13 @@ final class Options {
         spec("no-splice", (char) 0, false, true);
         spec("host-lo-to-ns-lo", (char) 0, false, true);
         // pasta's, not implemented yet.
+        spec("dns-forward", (char) 0, true, true);
+        spec("dns-host", (char) 0, true, true);
+        spec("map-guest-addr", (char) 0, true, true);
+        spec("dns", 'D', true, true);
         for (String n : new String[] {"socket", "socket-path", "fd", "pcap", "mac-addr", "interface", "outbound",
-            "dns", "search", "hostname", "userns", "dns-forward", "runas",
-            "outbound-if4", "outbound-if6", "map-guest-addr", "dns-host", "fqdn",
+            "search", "hostname", "userns", "runas",
+            "outbound-if4", "outbound-if6", "fqdn",
             "repair-path", "stats"})
             spec(n, shortOf(n), true, false);
         for (String n : new String[] {"no-tcp", "no-udp", "no-icmp", "no-dhcp", "no-dhcpv6", "no-ndp", "no-ra",
@@ -250,7 +254,7 @@ final class Options {
                 break;
             case "ipv4-only": ns.put("ipv6", "false"); break;
             case "ipv6-only": ns.put("ipv4", "false"); break;
-            case "tcp-ports": tcpPorts(value, spelled, "tcp.forward"); break;
+            case "tcp-ports": ports(value, spelled, "tcp.forward"); break;
             case "tcp-ns": tcpNs(value, spelled); break;
             case "no-splice":
                 if (ns.containsKey("splice.host_lo_to_ns_lo"))
@@ -262,10 +266,24 @@ final class Options {
                     throw new UsageException("option '--host-lo-to-ns-lo' is incompatible with '--no-splice'");
                 ns.put("splice.host_lo_to_ns_lo", "true");
                 break;
-            case "udp-ports": case "udp-ns":
+            case "udp-ports": ports(value, spelled, "udp.forward"); break;
+            case "udp-ns": ports(value, spelled, "udp.ns_forward"); break;
+            case "dns-forward": // pasta: this address, ports 53 and 853, means the host's resolver
+                ns.put(isV6(value) ? "dns.match6" : "dns.match4", forwardable(literal(value, spelled), spelled));
+                break;
+            case "dns-host": ns.put(isV6(value) ? "dns.host6" : "dns.host4", literal(value, spelled)); break;
+            case "map-guest-addr": // pasta: this address means the host's own address, which the guest has
+                if ("none".equals(value)) {
+                    ns.remove("map.guest_addr4");
+                    ns.remove("map.guest_addr6");
+                } else {
+                    ns.put(isV6(value) ? "map.guest_addr6" : "map.guest_addr4", literal(value, spelled));
+                }
+                break;
+            case "dns": // pasta: resolvers advertised by DHCP/NDP; penne has neither yet, so only recorded
                 if (!"none".equals(value))
-                    throw new UsageException("option '" + spelled + "': port forwarding is not supported yet"
-                        + " (only 'none')");
+                    literal(value, spelled);
+                ns.merge("dns", value, (a, b) -> a + "," + b);
                 break;
             default: throw new AssertionError(s.name);
         }
@@ -275,18 +293,32 @@ final class Options {
     private static final java.util.regex.Pattern PORT_ENTRY =
         java.util.regex.Pattern.compile("all|auto|~\\d{1,5}(-\\d{1,5})?|\\d{1,5}(-\\d{1,5})?(:\\d{1,5}(-\\d{1,5})?)?");
 
+    /** --dns-forward: pasta refuses the unspecified, loopback and broadcast addresses. */
+    private static String forwardable(String v, String opt) throws UsageException {
+        if (v.equals("0.0.0.0") || v.equals("255.255.255.255") || v.startsWith("127.") || v.equals("::")
+            || v.equals("::1"))
+            throw new UsageException("invalid " + opt + " value '" + v + "': not a usable address");
+        return v;
+    }
+
     /**
-     * pasta's -t: a cheap check of the spec's shape and numbers here (so a
+     * pasta's -t, -u, -U: a cheap check of the spec's shape and numbers here (so a
      * typo fails at once, exit 2), the full parse (io.penne.api.PortSpec, in
      * a bundle the launcher cannot load) when the instance starts. Specs go
-     * to the instance property {@code tcp.forward}, joined with ';'.
+     * to the instance property {@code property} ({@code tcp.forward},
+     * {@code udp.forward}, {@code udp.ns_forward}), joined with ';'. For UDP,
+     * {@code none} is recorded too: an explicit -u stops the -t ports from
+     * being forwarded for UDP as well.
      */
-    private void tcpPorts(String value, String spelled, String property) throws UsageException {
+    private void ports(String value, String spelled, String property) throws UsageException {
         String v = value == null ? "" : value.trim();
         if (property.equals("tcp.forward"))
             tcpPortsGiven = true;
-        if (v.equals("none"))
+        if (v.equals("none")) {
+            if (!property.startsWith("tcp"))
+                ns.putIfAbsent(property, "none");
             return;
+        }
         String list = v;
         int slash = v.lastIndexOf('/');
         if (slash >= 0) {
@@ -298,6 +330,8 @@ final class Options {
         if (list.isEmpty())
             throw badPorts(value, spelled, "no ports");
         for (String e : list.split(",", -1)) {
+            if (e.equals("auto") && property.startsWith("udp"))
+                throw badPorts(value, spelled, "'auto' is not supported for UDP yet");
             if (!PORT_ENTRY.matcher(e).matches())
                 throw badPorts(value, spelled, e.isEmpty() ? "empty entry" : "'" + e + "' is not a port range");
             for (String r : e.replace("~", "").split(":")) {
@@ -336,7 +370,7 @@ final class Options {
             throw badPorts(value, spelled, "'auto' combined with port ranges is not supported yet");
         if ("auto".equals(prev) || "none".equals(prev))
             throw badPorts(value, spelled, "cannot be combined with -T " + prev);
-        tcpPorts(value, spelled, "tcp.ns_forward");
+        ports(value, spelled, "tcp.ns_forward");
     }
 
     private static UsageException badPorts(String value, String spelled, String why) {
@@ -466,7 +500,17 @@ final class Options {
             "      --no-splice        host loopback clients of -t go through the tap",
             "      --host-lo-to-ns-lo host loopback clients of -t reach the namespace's",
             "                         loopback (default: its address)",
-            "  -u, -U none            no UDP forwarding (the only setting so far)",
+            "  -u, --udp-ports SPEC   forward host UDP ports to the namespace (same",
+            "                         syntax; default: the fixed -t ports, untranslated)",
+            "  -U, --udp-ns SPEC      forward UDP from the namespace's loopback to the",
+            "                         host's loopback",
+            "      --dns-forward ADDR queries to ADDR (UDP/TCP port 53, 853) go to the",
+            "                         host's resolver (--dns-host, default: the first",
+            "                         nameserver in /etc/resolv.conf)",
+            "      --dns-host ADDR    the resolver --dns-forward goes to",
+            "      --map-guest-addr ADDR|none  the guest address that means the host's",
+            "                         own address (the one the guest has)",
+            "  -D, --dns ADDR         accepted; nothing to advertise it with yet",
             "  -c, --conf-path PATH   listen for penne-ctl on the UNIX socket PATH",
             "  -f, --foreground       stay in the foreground (default: go to the",
             "                         background once ready)",

@@ -23,6 +23,45 @@ class OptionsTest {
     void noneAloneSetsNothing() throws Exception {
         Options o = Options.parse(new String[] {"-t", "none", "-u", "none", "-T", "none", "-U", "none"});
         assertFalse(o.ns.containsKey("tcp.forward"));
+        // An explicit "-u none" is kept: it stops the -t ports from being forwarded for UDP too.
+        assertEquals("none", o.ns.get("udp.forward"));
+        assertEquals("none", o.ns.get("udp.ns_forward"));
+    }
+
+    @Test
+    void udpSpecs() throws Exception {
+        Options o = Options.parse(new String[] {"-u", "none", "-u", "53,7000-7010:8000-8010", "-U", "::1/5353",
+            "--", "true"});
+        assertEquals("53,7000-7010:8000-8010", o.ns.get("udp.forward"));
+        assertEquals("::1/5353", o.ns.get("udp.ns_forward"));
+        UsageException e = assertThrows(UsageException.class, () -> Options.parse(new String[] {"-u", "80-70"}));
+        assertTrue(e.getMessage().startsWith("option '-u': bad port spec '80-70'"), e.getMessage());
+    }
+
+    @Test
+    void podmansCommandLine() throws Exception {
+        Options o = Options.parse(new String[] {"--config-net", "--dns-forward", "169.254.1.1", "--no-map-gw",
+            "--quiet", "--netns", "/run/netns/x", "--map-guest-addr", "169.254.1.2", "-t", "none", "-u", "none",
+            "-T", "none", "-U", "none", "--pid", "/tmp/p"});
+        assertEquals("169.254.1.1", o.ns.get("dns.match4"));
+        assertEquals("169.254.1.2", o.ns.get("map.guest_addr4"));
+        assertEquals("none", o.ns.get("map.host_loopback4"));
+        assertEquals("none", o.ns.get("udp.forward"));
+    }
+
+    @Test
+    void dnsAndMapping() throws Exception {
+        Options o = Options.parse(new String[] {"--dns-forward", "fd00::53", "--dns-host", "127.0.0.53",
+            "--map-guest-addr", "fd00::2", "--map-guest-addr", "10.0.2.2", "-D", "192.0.2.53", "--", "true"});
+        assertEquals("fd00::53", o.ns.get("dns.match6"));
+        assertEquals("127.0.0.53", o.ns.get("dns.host4"));
+        assertEquals("fd00::2", o.ns.get("map.guest_addr6"));
+        assertEquals("10.0.2.2", o.ns.get("map.guest_addr4"));
+        assertEquals("192.0.2.53", o.ns.get("dns"));
+        Options none = Options.parse(new String[] {"--map-guest-addr", "10.0.2.2", "--map-guest-addr", "none", "--", "true"});
+        assertFalse(none.ns.containsKey("map.guest_addr4"));
+        for (String bad : new String[] {"127.0.0.1", "0.0.0.0", "::1", "resolver"})
+            assertThrows(UsageException.class, () -> Options.parse(new String[] {"--dns-forward", bad}));
     }
 
     @Test
@@ -38,14 +77,6 @@ class OptionsTest {
     void badSpecsAreRefusedNamingThem(String spec) {
         UsageException e = assertThrows(UsageException.class, () -> Options.parse(new String[] {"-t", spec}));
         assertTrue(e.getMessage().startsWith("option '-t': bad port spec '" + spec + "'"), e.getMessage());
-    }
-
-    @Test
-    void otherForwardingOptionsStillOnlyTakeNone() {
-        for (String opt : new String[] {"-u", "-U"}) {
-            UsageException e = assertThrows(UsageException.class, () -> Options.parse(new String[] {opt, "80"}));
-            assertTrue(e.getMessage().contains("not supported yet"), e.getMessage());
-        }
     }
 
     @Test

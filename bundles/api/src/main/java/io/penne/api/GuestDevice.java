@@ -26,6 +26,25 @@ public interface GuestDevice {
      */
     int reserve(int length);
 
+    /**
+     * Room for {@code count} frames of up to {@code length} bytes each, one
+     * after the other {@link #stride(int)} apart, so that a batch receive
+     * (e.g. {@code recvmmsg}) can read payloads straight into their final
+     * frames. Each frame that is used is then {@link #send sent} at its
+     * offset; unused ones cost nothing. Nothing else may be reserved until
+     * the batch is sent.
+     *
+     * @return the offset of the first frame, or -1 if the batch cannot fit (use smaller batches)
+     */
+    default int reserve(int length, int count) {
+        return count == 1 ? reserve(length) : -1;
+    }
+
+    /** Distance between the frames of a {@link #reserve(int, int)} batch. */
+    default int stride(int length) {
+        return (length + 7) & ~7;
+    }
+
     /** Queues the frame of {@code length} bytes written at {@code offset} (from {@link #reserve}). */
     void send(int offset, int length);
 

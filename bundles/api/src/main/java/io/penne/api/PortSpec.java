@@ -37,6 +37,10 @@ public final class PortSpec {
     public static final String SEPARATOR = ";";
     /** Instance property with the TCP forwarding specs (host to guest, {@code -t}). */
     public static final String TCP_PROPERTY = "tcp.forward";
+    /** Instance property with pasta's -u specs (host to guest UDP), joined with {@link #SEPARATOR}. */
+    public static final String UDP_PROPERTY = "udp.forward";
+    /** Instance property with pasta's -U specs (namespace loopback to host UDP). */
+    public static final String UDP_NS_PROPERTY = "udp.ns_forward";
 
     private final String text;
     private final String address;

@@ -84,6 +84,22 @@ final class TapEgress implements GuestDevice {
     }
 
     @Override
+    public int reserve(int length, int count) {
+        int stride = stride(length);
+        if (length > maxFrame || length <= 0 || count <= 0 || count > MAX_QUEUED || (long) stride * count > BUFFER_SIZE)
+            return -1;
+        if (queued + count > MAX_QUEUED || next + hdrRoom + (long) stride * count > BUFFER_SIZE)
+            flush();
+        return next + hdrRoom;
+    }
+
+    /** Frames of a batch keep room for the virtio-net header before each. */
+    @Override
+    public int stride(int length) {
+        return ((length + 7) & ~7) + hdrRoom;
+    }
+
+    @Override
     public void send(int offset, int length) {
         if (hdrLen != 0)
             header(offset - hdrLen, 0, 0, 0);

@@ -152,6 +152,11 @@ public final class LibC {
 
     public static native long recvmsg(int fd, long msghdr, int flags);
 
+    /** {@code timeout} is a {@code struct timespec *} (0 for none). */
+    public static native int recvmmsg(int fd, long msgvec, int vlen, int flags, long timeout);
+
+    public static native int sendmmsg(int fd, long msgvec, int vlen, int flags);
+
     // -- namespaces (they act on the calling thread only, see NetnsThread) --
 
     public static native int unshare(int flags);

@@ -56,6 +56,9 @@ public final class Sockets {
     public static final int SO_SNDLOWAT = 19;
     public static final int SO_BINDTODEVICE = 25;
     public static final int SO_PEEK_OFF = 42;
+    /** As SO_SNDBUF/SO_RCVBUF, past the sysctl limits, with CAP_NET_ADMIN. */
+    public static final int SO_SNDBUFFORCE = 32;
+    public static final int SO_RCVBUFFORCE = 33;
     /** {@code SO_MEMINFO}: nine u32 {@code SK_MEMINFO_*} values (sndbuf at index 3, wmem_queued at 5). */
     public static final int SO_MEMINFO = 55;
     /** Index of {@code SK_MEMINFO_SNDBUF} in the {@link #SO_MEMINFO} array. */
@@ -83,6 +86,20 @@ public final class Sockets {
     public static final int MSG_WAITALL = 0x100;
     public static final int MSG_NOSIGNAL = 0x4000;
     public static final int MSG_MORE = 0x8000;
+    public static final int MSG_ERRQUEUE = 0x2000;
+    public static final int MSG_CTRUNC = 0x8;
+
+    public static final int SOL_IP = 0;
+    public static final int SOL_IPV6 = 41;
+    /** Queue ICMP errors on the socket's error queue ({@link #MSG_ERRQUEUE}) rather than only failing the next call. */
+    public static final int IP_RECVERR = 11;
+    public static final int IPV6_RECVERR = 25;
+    /** Control message types of the error queue (cmsg_type of an IP_RECVERR message). */
+    public static final int IP_RECVERR_CMSG = 11;
+    public static final int IPV6_RECVERR_CMSG = 25;
+    /** {@code sock_extended_err.ee_origin} values. */
+    public static final int SO_EE_ORIGIN_ICMP = 2;
+    public static final int SO_EE_ORIGIN_ICMP6 = 3;
 
     public static final int SOCKADDR_IN_SIZE = 16;
     public static final int SOCKADDR_IN6_SIZE = 28;
@@ -114,6 +131,16 @@ public final class Sockets {
     /** Non-blocking UDP socket; fd or {@code -errno}. */
     public static int udp(int family) {
         return socket(family, SOCK_DGRAM, IPPROTO_UDP);
+    }
+
+    /**
+     * Non-blocking "ping" socket ({@code SOCK_DGRAM}, {@code IPPROTO_ICMP} or
+     * {@code IPPROTO_ICMPV6}): the kernel fills in the echo identifier from the
+     * socket's port; fd or {@code -errno} ({@code -EACCES} outside
+     * {@code net.ipv4.ping_group_range}).
+     */
+    public static int ping(int family) {
+        return socket(family, SOCK_DGRAM, family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
     }
 
     // -- socket addresses --
@@ -236,6 +263,18 @@ public final class Sockets {
 
     public static int setInt(int fd, int level, int option, int value, NativeBuffer scratch) {
         return Sys.setsockoptInt(fd, level, option, value, scratch);
+    }
+
+    /**
+     * Asks for {@code bytes} of receive and send buffer: past
+     * {@code net.core.rmem_max}/{@code wmem_max} where the process may
+     * ({@code SO_RCVBUFFORCE}), else as much as the limits allow. Best effort.
+     */
+    public static void setBuffers(int fd, int bytes, NativeBuffer scratch) {
+        if (setInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, bytes, scratch) < 0)
+            setInt(fd, SOL_SOCKET, SO_RCVBUF, bytes, scratch);
+        if (setInt(fd, SOL_SOCKET, SO_SNDBUFFORCE, bytes, scratch) < 0)
+            setInt(fd, SOL_SOCKET, SO_SNDBUF, bytes, scratch);
     }
 
     public static int setReuseAddr(int fd, boolean on, NativeBuffer scratch) {

@@ -118,6 +118,13 @@ public final class Sys {
     public static final int SOCKADDR_LEN_OFFSET = 128;
     /** Minimum scratch size for the address-returning calls. */
     public static final int SOCKADDR_SCRATCH_SIZE = SOCKADDR_LEN_OFFSET + 8;
+    /** {@code struct msghdr} on LP64: name, namelen, iov, iovlen, control, controllen, flags. */
+    public static final int MSGHDR_SIZE = 56;
+    public static final int MSG_NAME = 0, MSG_NAMELEN = 8, MSG_IOV = 16, MSG_IOVLEN = 24, MSG_CONTROL = 32,
+        MSG_CONTROLLEN = 40, MSG_FLAGS = 48;
+    /** {@code struct mmsghdr}: a msghdr and the unsigned int msg_len, padded to 64 bytes. */
+    public static final int MMSGHDR_SIZE = 64;
+    public static final int MMSG_LEN_OFFSET = 56;
 
     private static final long NANOS = 1_000_000_000L;
 
@@ -473,6 +480,20 @@ public final class Sys {
     /** {@code msghdr} is the address of a {@code struct msghdr} (56 bytes on LP64). */
     public static long sendmsg(int fd, long msghdr, int flags) {
         return rc(LibC.sendmsg(fd, msghdr, flags));
+    }
+
+    /**
+     * Receives up to {@code vlen} datagrams into the {@code struct mmsghdr}
+     * array at {@code msgvec} ({@link #MMSGHDR_SIZE} bytes each, the
+     * received length at offset {@link #MMSG_LEN_OFFSET}); how many, or {@code -errno}.
+     */
+    public static int recvmmsg(int fd, long msgvec, int vlen, int flags) {
+        return rc(LibC.recvmmsg(fd, msgvec, vlen, flags, 0L));
+    }
+
+    /** Sends up to {@code vlen} datagrams described by the {@code struct mmsghdr} array; how many, or {@code -errno}. */
+    public static int sendmmsg(int fd, long msgvec, int vlen, int flags) {
+        return rc(LibC.sendmmsg(fd, msgvec, vlen, flags));
     }
 
     public static long recvmsg(int fd, long msghdr, int flags) {

@@ -363,17 +363,13 @@ public final class TcpHandler implements ProtocolHandler {
             return;
         }
         long gHi = v4 ? c.ga4Hi : c.ga6Hi, gLo = v4 ? c.ga4Lo : c.ga6Lo;
-        long srcHi = eHi, srcLo = eLo;
-        boolean unreachable = (eHi == gHi && eLo == gLo) || !unicast(v4, eHi, eLo)
-            || (v4 ? (InetAddr.v4(eLo) >>> 24) == 127 : (eHi == 0 && eLo == 1) || (eHi >>> 54) == (0xfe80L >>> 6));
-        if (unreachable) {
-            if (v4 ? !c.gw4 : !c.gw6) {
-                refuse(c, s, c.cNoGuestAddr);
-                return;
-            }
-            srcHi = v4 ? c.gw4Hi : c.gw6Hi;
-            srcLo = v4 ? c.gw4Lo : c.gw6Lo;
+        // ---- address translation (io.penne.api.flow.Nat, shared with UDP and ICMP) ----
+        if (!c.nat.inbound(eHi, eLo)) {
+            refuse(c, s, c.cNoGuestAddr);
+            return;
         }
+        long srcHi = c.nat.hi, srcLo = c.nat.lo;
+        // ---- end of address translation ----
         FlowTable flows = inst.flows();
         if (flows.lookup(6, Pif.TAP, gHi, gLo, target, srcHi, srcLo, ePort) >= 0) {
             refuse(c, s, c.cInboundClash); // another client already maps onto the same guest 4-tuple
@@ -744,15 +740,12 @@ public final class TcpHandler implements ProtocolHandler {
         synOptions(c, b, l4, doff);
         int mssOpt = c.optMss, wsOpt = c.optWs;
 
-        // Where the socket connects: the gateway address means the host itself.
-        long tHi = dHi, tLo = dLo;
-        if (v4 && c.gw4 && dHi == c.gw4Hi && dLo == c.gw4Lo) {
-            tHi = InetAddr.V4_HI;
-            tLo = InetAddr.v4Lo(Sockets.LOOPBACK4);
-        } else if (!v4 && c.gw6 && dHi == c.gw6Hi && dLo == c.gw6Lo) {
-            tHi = Sockets.LOOPBACK6_HI;
-            tLo = Sockets.LOOPBACK6_LO;
-        }
+        // ---- address translation (io.penne.api.flow.Nat, shared with UDP and ICMP) ----
+        // Where the socket connects: the gateway means the host itself, --map-guest-addr the host's
+        // address, the --dns-forward address (ports 53 and 853) the host's resolver.
+        c.nat.outbound(6, dHi, dLo, dport);
+        long tHi = c.nat.hi, tLo = c.nat.lo;
+        // ---- end of address translation ----
 
         int seq = b.getInt(l4 + 4);
         FlowTable flows = inst.flows();
@@ -1571,6 +1564,7 @@ public final class TcpHandler implements ProtocolHandler {
         final NativeBuffer scratch = NativeBuffer.allocate(128);
         final NativeBuffer msg = NativeBuffer.allocate(128);
         final boolean peekOffset;
+        final io.penne.api.flow.Nat nat;
         final boolean gw4, gw6;
         final long gw4Hi, gw4Lo, gw6Hi, gw6Lo;
         final long k0, k1;
@@ -1630,6 +1624,7 @@ public final class TcpHandler implements ProtocolHandler {
             // 6.10, e.g. Debian 12's 6.1), so tests can cover it on a newer one.
             peekOffset = KernelFeatures.probe().has(KernelFeatures.SO_PEEK_OFF)
                 && !"false".equals(String.valueOf(inst.properties().get(PEEK_OFFSET_PROPERTY)));
+            nat = io.penne.api.flow.Nat.of(inst.properties()); // address translation, shared with UDP and ICMP
             long[] g4 = hostLoopbackMap(inst, "4");
             long[] g6 = hostLoopbackMap(inst, "6");
             gw4 = g4 != null && InetAddr.isV4(g4[0], g4[1]);

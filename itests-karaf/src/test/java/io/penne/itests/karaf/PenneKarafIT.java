@@ -113,8 +113,8 @@ public class PenneKarafIT {
             assertEquals(bsn + " is not ACTIVE", Bundle.ACTIVE, b.getState());
         }
         penneBundles.sort(null);
-        assertEquals(List.of("io.penne.addrconf", "io.penne.api", "io.penne.core", "io.penne.flow", "io.penne.linux",
-            "io.penne.shell", "io.penne.tcp", "io.penne.tcp.splice"),
+        assertEquals(List.of("io.penne.addrconf", "io.penne.api", "io.penne.core", "io.penne.flow", "io.penne.icmp",
+            "io.penne.linux", "io.penne.shell", "io.penne.tcp", "io.penne.tcp.splice", "io.penne.udp"),
             penneBundles);
 
         // the instance created by etc/io.penne.instance-default.cfg

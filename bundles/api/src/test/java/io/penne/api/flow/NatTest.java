@@ -1,0 +1,114 @@
+package io.penne.api.flow;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class NatTest {
+
+    private static Map<String, Object> props(String... kv) {
+        Map<String, Object> p = new HashMap<>();
+        p.put("guest.address4", "192.0.2.10");
+        p.put("guest.gateway4", "192.0.2.1");
+        p.put("guest.address6", "2001:db8::10");
+        p.put("guest.gateway6", "fe80::1");
+        for (int i = 0; i < kv.length; i += 2)
+            p.put(kv[i], kv[i + 1]);
+        return p;
+    }
+
+    private static String out(Nat n, int proto, String dst, int port) {
+        long[] a = InetAddr.parse(dst);
+        n.outbound(proto, a[0], a[1], port);
+        return InetAddr.format(n.hi, n.lo);
+    }
+
+    private static String in(Nat n, String src) {
+        long[] a = InetAddr.parse(src);
+        return n.inbound(a[0], a[1]) ? InetAddr.format(n.hi, n.lo) : null;
+    }
+
+    @Test
+    void gatewayIsHostLoopbackByDefault() {
+        Nat n = Nat.of(props(), List.of());
+        assertEquals("127.0.0.1", out(n, 17, "192.0.2.1", 9));
+        assertEquals("::1", out(n, 6, "fe80::1", 9));
+        assertEquals("198.51.100.7", out(n, 17, "198.51.100.7", 9));
+        assertEquals("192.0.2.1", in(n, "127.0.0.1"));
+        assertEquals("fe80::1", in(n, "::1"));
+        assertEquals("198.51.100.7", in(n, "198.51.100.7"));
+        // Addresses the guest could not answer come from the gateway.
+        assertEquals("192.0.2.1", in(n, "192.0.2.10"));
+        assertEquals("192.0.2.1", in(n, "127.0.0.2"));
+        assertEquals("fe80::1", in(n, "2001:db8::10"));
+    }
+
+    @Test
+    void noMapGwLeavesTheGatewayAlone() {
+        Nat n = Nat.of(props("map.host_loopback4", "none", "map.host_loopback6", "none"), List.of());
+        assertEquals("192.0.2.1", out(n, 17, "192.0.2.1", 9));
+        assertEquals("fe80::1", out(n, 17, "fe80::1", 9));
+    }
+
+    @Test
+    void explicitHostLoopbackMapping() {
+        Nat n = Nat.of(props("map.host_loopback4", "169.254.0.9"), List.of());
+        assertEquals("127.0.0.1", out(n, 17, "169.254.0.9", 9));
+        assertEquals("192.0.2.1", out(n, 17, "192.0.2.1", 9));
+        assertEquals("169.254.0.9", in(n, "127.0.0.1"));
+    }
+
+    @Test
+    void mapGuestAddrReachesTheHostsAddress() {
+        Nat n = Nat.of(props("map.guest_addr4", "169.254.1.2", "map.guest_addr6", "fd00::2"), List.of());
+        assertEquals("192.0.2.10", out(n, 6, "169.254.1.2", 80));
+        assertEquals("2001:db8::10", out(n, 17, "fd00::2", 80));
+        assertEquals("169.254.1.2", in(n, "192.0.2.10"));
+        assertEquals("fd00::2", in(n, "2001:db8::10"));
+    }
+
+    @Test
+    void dnsForwardOnlyForDnsPorts() {
+        Nat n = Nat.of(props("dns.match4", "169.254.1.1", "dns.match6", "fd00::53"), List.of("127.0.0.53", "2001:db8::53"));
+        assertEquals("127.0.0.53", out(n, 17, "169.254.1.1", 53));
+        assertEquals("127.0.0.53", out(n, 6, "169.254.1.1", 53));
+        assertEquals("127.0.0.53", out(n, 6, "169.254.1.1", 853));
+        assertEquals("169.254.1.1", out(n, 17, "169.254.1.1", 54));
+        assertEquals("169.254.1.1", out(n, 1, "169.254.1.1", 53));
+        assertEquals("2001:db8::53", out(n, 17, "fd00::53", 53));
+        long[] a = InetAddr.parse("169.254.1.1");
+        assertTrue(n.isDnsMatch(17, a[0], a[1], 53));
+        assertFalse(n.isDnsMatch(17, a[0], a[1], 80));
+    }
+
+    @Test
+    void dnsHostOverridesResolvConf() {
+        Nat n = Nat.of(props("dns.match4", "169.254.1.1", "dns.host4", "198.51.100.53"), List.of("127.0.0.53"));
+        assertEquals("198.51.100.53", out(n, 17, "169.254.1.1", 53));
+    }
+
+    @Test
+    void loopbackResolverIsReachedThroughTheGateway() {
+        Nat n = Nat.of(props(), List.of("127.0.0.53"));
+        assertEquals("127.0.0.53", out(n, 17, "192.0.2.1", 53));
+        assertEquals("127.0.0.1", out(n, 17, "192.0.2.1", 54));
+        Nat none = Nat.of(props("map.host_loopback4", "none"), List.of("127.0.0.53"));
+        assertEquals("192.0.2.1", out(none, 17, "192.0.2.1", 53));
+    }
+
+    @Test
+    void resolvConf(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("resolv.conf");
+        Files.writeString(f, "# comment\nsearch example\nnameserver 127.0.0.53\nnameserver fe80::1%eth0\noptions edns0\n");
+        assertEquals(List.of("127.0.0.53", "fe80::1"), Nat.readResolvConf(f));
+        assertEquals(List.of(), Nat.readResolvConf(dir.resolve("absent")));
+    }
+}

@@ -1,0 +1,699 @@
+package io.penne.udp;
+
+import io.penne.api.EpollRef;
+import io.penne.api.EventLoop;
+import io.penne.api.GuestDevice;
+import io.penne.api.GuestNamespace;
+import io.penne.api.Instance;
+import io.penne.api.IpFrames;
+import io.penne.api.PacketBatch;
+import io.penne.api.PortSpec;
+import io.penne.api.ProtocolHandler;
+import io.penne.api.flow.Flow;
+import io.penne.api.flow.FlowSide;
+import io.penne.api.flow.FlowTable;
+import io.penne.api.flow.FlowType;
+import io.penne.api.flow.InetAddr;
+import io.penne.api.flow.Pif;
+import io.penne.api.flow.UdpFlow;
+import io.penne.linux.Errno;
+import io.penne.linux.NativeBuffer;
+import io.penne.linux.Sockets;
+import io.penne.linux.Sys;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.osgi.service.component.annotations.Component;
+
+/**
+ * UDP between the guest and host sockets (passt's {@code udp.c} and
+ * {@code udp_flow.c}).
+ *
+ * <p><b>Theory of operation.</b> UDP has no connections, so penne makes
+ * pseudo-connections: a flow (type UDP) per pair of endpoints, created by
+ * the first datagram in either direction and forgotten after it has been idle
+ * for {@code udp.timeout} seconds (30), or {@code udp.timeout_replied} (120)
+ * once a datagram went back towards the side that started it. Each side of
+ * a flow is either the guest's Layer 2 (TAP) or a socket:
+ * <ul>
+ * <li><i>Guest to host.</i> A datagram from the guest with no flow opens one
+ * with a socket of its own on the host, bound to the guest's source port
+ * where that port is free (any port otherwise) and connected to the
+ * destination after address translation ({@link io.penne.api.flow.Nat}:
+ * the gateway means host loopback, {@code --map-guest-addr}, DNS
+ * forwarding). Payloads go from the receive batch to the socket, runs of
+ * datagrams for one socket in one {@code sendmmsg()}.</li>
+ * <li><i>Host to guest.</i> The socket is read with {@code recvmmsg()}
+ * straight into frames reserved in the guest device's buffer, behind room
+ * for the Ethernet, IP and UDP headers, which are written afterwards: one
+ * copy from the socket to the frame, datagram boundaries kept by
+ * construction.</li>
+ * <li><i>Forwarded ports</i> ({@code -u}, {@code udp.forward}; {@code -U},
+ * {@code udp.ns_forward}). Listening sockets, shared by all flows through
+ * them, on the host or, for {@code -U}, on the namespace's loopback. A
+ * datagram from a new peer opens a flow whose initiating side is the
+ * listener (replies leave through it with {@code sendto()} to the peer).
+ * Its target is the guest over Layer 2 (the peer's address translated as
+ * the guest can answer it), or, when the peer is on the host's loopback,
+ * a socket inside the namespace connected to the guest's address, so that
+ * loopback traffic never touches Layer 2 (pasta's splice path; the
+ * datagram goes socket to socket through one receive buffer). {@code -U}
+ * datagrams go to a host socket connected to the host's loopback. When
+ * {@code -u} is not given, the ports of {@code -t} are forwarded for UDP
+ * too, without translation, as pasta does.</li>
+ * <li><i>ICMP errors.</i> Host sockets have {@code IP_RECVERR}
+ * ({@code IPV6_RECVERR}): an ICMP error about a datagram (port
+ * unreachable, ...) waits on the socket's error queue and raises
+ * {@code EPOLLERR}; for flows the guest started it becomes an ICMP or
+ * ICMPv6 error to the guest quoting the original datagram
+ * ({@link IcmpErrors}), others are counted.</li>
+ * </ul>
+ *
+ * <p>Per-flow state is {@link UdpFlow} in the API bundle, so a replacement
+ * handler adopts flows; listeners stay registered across detach.
+ */
+@Component(service = ProtocolHandler.class)
+public final class UdpHandler implements ProtocolHandler {
+    static final String EVENT_SOCK = "udp.sock";
+    static final String EVENT_LISTEN = "udp.listen";
+    static final String EVENT_LISTEN_NS = "udp.listen_ns";
+    /** Datagrams per recvmmsg/sendmmsg. */
+    static final int BATCH = 32;
+    /** Receive batches per event before giving other events a turn (the socket stays ready). */
+    static final int ROUNDS = 8;
+    /**
+     * Socket buffers asked for: a burst from a fast sender waits in the
+     * kernel while the loop is busy elsewhere, instead of being dropped at
+     * the default ~200 KiB (a few hundred small datagrams, given per-packet
+     * overhead).
+     */
+    static final int SOCK_BUFFER = 4 << 20;
+    private static final System.Logger LOG = System.getLogger(UdpHandler.class.getName());
+
+    private final Map<Instance, UdpCtx> contexts = new ConcurrentHashMap<>();
+
+    @Override
+    public String name() {
+        return "udp";
+    }
+
+    @Override
+    public Set<String> eventTypes() {
+        return Set.of(EVENT_SOCK, EVENT_LISTEN, EVENT_LISTEN_NS);
+    }
+
+    @Override
+    public Set<FlowType> flowTypes() {
+        return Set.of(FlowType.UDP);
+    }
+
+    @Override
+    public int[] packetTypes() {
+        return new int[] {17};
+    }
+
+    @Override
+    public void attach(Instance instance, boolean adopting) {
+        UdpCtx c = new UdpCtx(instance);
+        contexts.put(instance, c);
+        LOG.log(System.Logger.Level.DEBUG, "instance " + instance.name() + ": udp " + c.nat);
+        if (adopting)
+            return;
+        Object u = instance.properties().get(PortSpec.UDP_PROPERTY);
+        Object t = instance.properties().get(PortSpec.TCP_PROPERTY);
+        if (u != null)
+            listen(c, instance, PortSpec.parseList(u.toString()), false, false);
+        else if (t != null) // pasta: -t ports go for UDP too; "auto" follows TCP listeners only, so not those
+            listen(c, instance, PortSpec.parseList(t.toString()).stream().filter(p -> !p.isAuto()).toList(), false,
+                true);
+        Object ns = instance.properties().get(PortSpec.UDP_NS_PROPERTY);
+        if (ns != null)
+            listen(c, instance, PortSpec.parseList(ns.toString()), true, false);
+    }
+
+    @Override
+    public void detach(Instance instance) {
+        UdpCtx c = contexts.remove(instance);
+        if (c != null)
+            c.rxData.unmap(); // the receive area is mapped, not garbage collected; the loop is past its last use
+    }
+
+    // ------------------------------------------------------------------
+    // Listeners (-u on the host, -U in the namespace)
+    // ------------------------------------------------------------------
+
+    private void listen(UdpCtx c, Instance inst, List<PortSpec> specs, boolean inNs, boolean fromTcp) {
+        GuestNamespace gns = inst.namespace();
+        if (inNs && gns == null) {
+            LOG.log(System.Logger.Level.ERROR, "instance " + inst.name() + ": -U needs a namespace");
+            return;
+        }
+        int type = inNs ? c.listenNsType : c.listenType;
+        int[] eph = ephemeralRange();
+        for (PortSpec spec : specs) {
+            if (spec.isNone())
+                continue;
+            long[] bind = spec.addressBits();
+            List<int[]> want = new ArrayList<>(); // {v4 ? 1 : 0, port, target}
+            for (int port : spec.ports()) {
+                if (spec.isAll() && port >= eph[0] && port <= eph[1])
+                    continue;
+                int target = fromTcp ? port : spec.target(port);
+                for (int fam = 0; fam < 2; fam++) {
+                    boolean v4 = fam == 0;
+                    if (bind != null ? InetAddr.isV4(bind[0], bind[1]) != v4 : !(v4 ? c.ga4 : c.ga6))
+                        continue;
+                    want.add(new int[] {v4 ? 1 : 0, port, target});
+                }
+            }
+            // Namespace listeners are opened on the namespace's thread in one hand-off, on its loopback.
+            int[] fds = new int[want.size()];
+            if (inNs) {
+                int[] r = gns.call(() -> {
+                    NativeBuffer s = NativeBuffer.allocate(Sys.SOCKADDR_SCRATCH_SIZE);
+                    int[] out = new int[want.size()];
+                    for (int i = 0; i < out.length; i++) {
+                        int[] w = want.get(i);
+                        out[i] = listenSocket(s, w[0] == 1, w[0] == 1
+                            ? new long[] {InetAddr.V4_HI, InetAddr.v4Lo(Sockets.LOOPBACK4)} : new long[] {0, 1}, w[1]);
+                    }
+                    return out;
+                });
+                System.arraycopy(r, 0, fds, 0, r.length);
+            } else {
+                for (int i = 0; i < fds.length; i++) {
+                    int[] w = want.get(i);
+                    fds[i] = listenSocket(c.scratch, w[0] == 1, bind, w[1]);
+                }
+            }
+            int bound = 0, failed = 0;
+            String firstError = null;
+            for (int i = 0; i < fds.length; i++) {
+                int[] w = want.get(i);
+                int s = fds[i];
+                if (s >= 0) {
+                    int r = inst.loop().register(s, EventLoop.EPOLLIN, EpollRef.of(type, s, w[1] | (w[2] << 16)));
+                    if (r < 0) {
+                        Sys.close(s);
+                        s = r;
+                    }
+                }
+                if (s >= 0) {
+                    bound++;
+                } else {
+                    failed++;
+                    if (firstError == null)
+                        firstError = (w[0] == 1 ? "IPv4" : "IPv6") + " port " + w[1] + ": " + Errno.describe(-s);
+                }
+            }
+            String opt = inNs ? "-U" : fromTcp ? "-t (UDP)" : "-u";
+            if (!spec.isAll() && !fromTcp && failed > 0) {
+                c.counters.add(c.cListenFailed, failed);
+                LOG.log(System.Logger.Level.ERROR, "instance " + inst.name() + ": " + opt + " " + spec.text() + ": "
+                    + failed + " socket(s) could not be opened, first " + firstError);
+            }
+            LOG.log(System.Logger.Level.DEBUG, "instance " + inst.name() + ": " + opt + " " + spec.text() + ": "
+                + bound + " listening socket(s)");
+        }
+    }
+
+    /** A bound, non-blocking UDP socket for a forwarded port; its fd or {@code -errno}. */
+    private static int listenSocket(NativeBuffer scratch, boolean v4, long[] bind, int port) {
+        int s = Sockets.udp(v4 ? Sockets.AF_INET : Sockets.AF_INET6);
+        if (s < 0)
+            return s;
+        int r = s > EpollRef.MAX_FD ? -Errno.EMFILE : Sockets.setReuseAddr(s, true, scratch);
+        if (r == 0 && !v4)
+            r = Sockets.setInt(s, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 1, scratch);
+        if (r == 0)
+            r = recvErr(s, v4, scratch);
+        if (r == 0)
+            Sockets.setBuffers(s, SOCK_BUFFER, scratch);
+        if (r == 0)
+            r = v4 ? Sockets.bind4(s, bind == null ? 0 : InetAddr.v4(bind[1]), port, scratch)
+                : Sockets.bind6(s, bind == null ? 0 : bind[0], bind == null ? 0 : bind[1], port, scratch);
+        if (r < 0) {
+            Sys.close(s);
+            return r;
+        }
+        return s;
+    }
+
+    private static int recvErr(int s, boolean v4, NativeBuffer scratch) {
+        return v4 ? Sockets.setInt(s, Sockets.SOL_IP, Sockets.IP_RECVERR, 1, scratch)
+            : Sockets.setInt(s, Sockets.SOL_IPV6, Sockets.IPV6_RECVERR, 1, scratch);
+    }
+
+    /**
+     * A flow's own socket: bound to {@code sport} where that port is free
+     * (UDP keeps the source port, as passt), else to any, and connected to
+     * ({@code hi}, {@code lo}) port {@code dport}. Its fd or {@code -errno}.
+     */
+    static int flowSocket(NativeBuffer scratch, boolean v4, int sport, long hi, long lo, int dport) {
+        int s = Sockets.udp(v4 ? Sockets.AF_INET : Sockets.AF_INET6);
+        if (s < 0)
+            return s;
+        int r = s > EpollRef.MAX_FD ? -Errno.EMFILE : recvErr(s, v4, scratch);
+        if (r == 0)
+            Sockets.setBuffers(s, SOCK_BUFFER, scratch);
+        if (r == 0) {
+            r = v4 ? Sockets.bind4(s, 0, sport, scratch) : Sockets.bind6(s, 0, 0, sport, scratch);
+            if (r < 0)
+                r = v4 ? Sockets.bind4(s, 0, 0, scratch) : Sockets.bind6(s, 0, 0, 0, scratch);
+        }
+        if (r == 0)
+            r = v4 ? Sockets.connect4(s, InetAddr.v4(lo), dport, scratch) : Sockets.connect6(s, hi, lo, dport, scratch);
+        if (r < 0) {
+            Sys.close(s);
+            return r;
+        }
+        return s;
+    }
+
+    private static int[] ephemeralRange() {
+        try {
+            String[] p = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range")).get(0)
+                .trim().split("\\s+");
+            return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])};
+        } catch (Exception e) {
+            return new int[] {32768, 60999};
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Datagrams from the guest
+    // ------------------------------------------------------------------
+
+    @Override
+    public void packets(Instance instance, PacketBatch batch) {
+        UdpCtx c = contexts.get(instance);
+        if (c == null)
+            return;
+        FlowTable flows = instance.flows();
+        ByteBuffer b = batch.buffer();
+        long base = c.pktAddress(b);
+        long now = instance.loop().now();
+        for (int i = 0; i < batch.size(); i++) {
+            int l4 = batch.l4Offset(i);
+            int l4len = batch.l4Length(i);
+            int sport = b.getShort(l4) & 0xffff;
+            int dport = b.getShort(l4 + 2) & 0xffff;
+            long sHi = batch.srcHi(i), sLo = batch.srcLo(i), dHi = batch.dstHi(i), dLo = batch.dstLo(i);
+            if (sport == 0 || dport == 0) {
+                c.inc(c.cPortZero);
+                continue;
+            }
+            int sidx = flows.lookup(17, Pif.TAP, sHi, sLo, sport, dHi, dLo, dport);
+            if (sidx < 0)
+                sidx = openFromTap(c, instance, sHi, sLo, sport, dHi, dLo, dport, now);
+            if (sidx < 0)
+                continue;
+            Flow f = flows.get(Flow.sidxFlow(sidx));
+            if (!(f.data() instanceof UdpFlow u))
+                continue;
+            int from = Flow.sidxSide(sidx), to = 1 - from;
+            int fd = u.sock[to];
+            if (fd < 0) {
+                c.inc(c.cNoSock);
+                continue;
+            }
+            FlowSide t = f.side(to);
+            c.queue(fd, base + l4 + IpFrames.UDP_HLEN, l4len - IpFrames.UDP_HLEN, u.shared(to),
+                t.eaddrHi(), t.eaddrLo(), t.eport());
+            seen(u, from, l4len - IpFrames.UDP_HLEN, now);
+            c.inc(c.cFromGuest);
+        }
+        c.flush();
+    }
+
+    private static void seen(UdpFlow u, int from, int len, long now) {
+        u.datagrams[from]++;
+        u.bytes[from] += len;
+        u.lastNanos = now;
+        if (from == Flow.TGT)
+            u.flags |= UdpFlow.REPLIED;
+    }
+
+    /** A first datagram from the guest: a flow with a connected host socket. Its TAP side index, or -1. */
+    private int openFromTap(UdpCtx c, Instance inst, long sHi, long sLo, int sport, long dHi, long dLo, int dport,
+                            long now) {
+        boolean v4 = InetAddr.isV4(sHi, sLo);
+        if (!unicast(v4, dHi, dLo) || !unicast(v4, sHi, sLo)) {
+            c.inc(c.cBadAddr);
+            return -1;
+        }
+        c.nat.outbound(17, dHi, dLo, dport);
+        long tHi = c.nat.hi, tLo = c.nat.lo;
+        FlowTable flows = inst.flows();
+        Flow f = flows.alloc();
+        if (f == null) {
+            c.inc(c.cTableFull);
+            return -1;
+        }
+        flows.initiate(f, Pif.TAP, sHi, sLo, sport, dHi, dLo, dport);
+        int s = flowSocket(c.scratch, v4, sport, tHi, tLo, dport);
+        int oport = s < 0 ? -1 : Sockets.localPort(s, c.scratch);
+        if (oport < 0) {
+            if (s >= 0)
+                Sys.close(s);
+            c.inc(c.cSockFail);
+            flows.cancel(f);
+            return -1;
+        }
+        flows.target(f, Pif.HOST, tHi, tLo, dport, v4 ? InetAddr.V4_HI : 0, v4 ? InetAddr.v4Lo(0) : 0, oport);
+        return finish(c, inst, f, s, Flow.TGT, false, now) ? Flow.sidx(f.index(), Flow.INI) : -1;
+    }
+
+    /**
+     * Completes a flow whose sides are set: UDP state, indexed both ways,
+     * {@code sock} registered as side {@code sockSide}'s own socket.
+     */
+    private boolean finish(UdpCtx c, Instance inst, Flow f, int sock, int sockSide, boolean sharedIni, long now) {
+        FlowTable flows = inst.flows();
+        flows.setType(f, FlowType.UDP);
+        UdpFlow u = f.data(UdpFlow.class, UdpFlow::new, true);
+        u.lastNanos = now;
+        if (sock >= 0) {
+            int r = inst.loop().register(sock, EventLoop.EPOLLIN, EpollRef.of(c.sockType, sock, Flow.sidx(f.index(), sockSide)));
+            if (r < 0) {
+                Sys.close(sock);
+                c.inc(c.cSockFail);
+                flows.cancel(f);
+                return false;
+            }
+            u.sock[sockSide] = sock;
+        }
+        flows.activate(f);
+        flows.hashInsert(Flow.sidx(f.index(), Flow.INI));
+        flows.hashInsert(Flow.sidx(f.index(), Flow.TGT));
+        c.inc(c.cOpened);
+        return true;
+    }
+
+    private static boolean unicast(boolean v4, long hi, long lo) {
+        if (v4) {
+            int a = InetAddr.v4(lo);
+            return a != 0 && a != -1 && (a >>> 24) < 224;
+        }
+        return (hi >>> 56) != 0xff && (hi | lo) != 0;
+    }
+
+    // ------------------------------------------------------------------
+    // Socket events
+    // ------------------------------------------------------------------
+
+    @Override
+    public void event(Instance instance, int eventType, long ref, int events) {
+        UdpCtx c = contexts.get(instance);
+        if (c == null)
+            return;
+        if (eventType == c.sockType) {
+            int sidx = EpollRef.payload(ref);
+            Flow f = instance.flows().get(Flow.sidxFlow(sidx));
+            int side = Flow.sidxSide(sidx);
+            if (f == null || !(f.data() instanceof UdpFlow u) || u.sock[side] != EpollRef.fd(ref)) {
+                c.inc(c.cStale);
+                instance.loop().unregister(EpollRef.fd(ref)); // a late event for a socket that is gone
+                return;
+            }
+            if ((events & EventLoop.EPOLLERR) != 0)
+                IcmpErrors.drain(c, instance, f, u, side);
+            if ((events & EventLoop.EPOLLIN) != 0)
+                fromFlowSocket(c, instance, f, u, side);
+        } else if (eventType == c.listenType || eventType == c.listenNsType) {
+            int fd = EpollRef.fd(ref);
+            if ((events & EventLoop.EPOLLERR) != 0)
+                IcmpErrors.discard(c, fd);
+            if ((events & EventLoop.EPOLLIN) != 0)
+                fromListener(c, instance, fd, EpollRef.payload(ref), eventType == c.listenNsType);
+        }
+    }
+
+    /** Datagrams on a flow's own socket, for the flow's other side. */
+    private void fromFlowSocket(UdpCtx c, Instance inst, Flow f, UdpFlow u, int side) {
+        int to = 1 - side;
+        int fd = u.sock[side];
+        long now = inst.loop().now();
+        if (f.pif(to) == Pif.TAP) {
+            GuestDevice dev = inst.device();
+            if (dev == null) {
+                drainDrop(c, fd);
+                return;
+            }
+            FlowSide t = f.side(to);
+            boolean v4 = t.isV4();
+            int hlen = IpFrames.l4Offset(v4) + IpFrames.UDP_HLEN;
+            int max = dev.maxFrame();
+            int stride = dev.stride(max);
+            for (int round = 0; round < ROUNDS; round++) {
+                int off = dev.reserve(max, BATCH);
+                if (off < 0) {
+                    drainDrop(c, fd);
+                    return;
+                }
+                ByteBuffer tx = dev.buffer();
+                long txBase = c.txAddress(tx);
+                for (int k = 0; k < BATCH; k++)
+                    c.rxSlot(k, txBase + off + (long) k * stride + hlen, max - hlen, false);
+                int n = Sys.recvmmsg(fd, c.rxVec.address(), BATCH, Sockets.MSG_DONTWAIT);
+                if (n <= 0)
+                    return;
+                long mac = dev.guestMac(), ours = dev.ourMac();
+                for (int k = 0; k < n; k++) {
+                    int len = c.rxLen(k);
+                    if (c.rxTruncated(k)) {
+                        c.inc(c.cTruncated);
+                        continue;
+                    }
+                    int fo = off + k * stride;
+                    udpFrame(tx, fo, mac, ours, v4, t, len);
+                    dev.send(fo, hlen + len);
+                    seen(u, side, len, now);
+                    c.inc(c.cToGuest);
+                }
+                if (n < BATCH)
+                    return;
+            }
+            return;
+        }
+        // Socket to socket (the loopback path): one receive buffer, then one sendmmsg.
+        FlowSide t = f.side(to);
+        int out = u.sock[to];
+        boolean named = u.shared(to);
+        for (int round = 0; round < ROUNDS; round++) {
+            for (int k = 0; k < BATCH; k++)
+                c.rxSlot(k, c.rxData.address() + (long) k * UdpCtx.MAX_DGRAM, UdpCtx.MAX_DGRAM, false);
+            int n = Sys.recvmmsg(fd, c.rxVec.address(), BATCH, Sockets.MSG_DONTWAIT);
+            if (n <= 0)
+                return;
+            for (int k = 0; k < n; k++) {
+                int len = c.rxLen(k);
+                if (out < 0)
+                    c.inc(c.cNoSock);
+                else
+                    c.queue(out, c.rxData.address() + (long) k * UdpCtx.MAX_DGRAM, len, named,
+                        t.eaddrHi(), t.eaddrLo(), t.eport());
+                seen(u, side, len, now);
+                c.inc(c.cSpliced);
+            }
+            c.flush();
+            if (n < BATCH)
+                return;
+        }
+    }
+
+    /** Writes the Ethernet, IP and UDP headers of a datagram of {@code len} bytes to the guest side {@code t}. */
+    static void udpFrame(ByteBuffer tx, int fo, long mac, long ours, boolean v4, FlowSide t, int len) {
+        int l4len = IpFrames.UDP_HLEN + len;
+        int l4 = IpFrames.ethIp(tx, fo, mac, ours, v4, 17, t.oaddrHi(), t.oaddrLo(), t.eaddrHi(), t.eaddrLo(), l4len);
+        tx.putShort(l4, (short) t.oport());
+        tx.putShort(l4 + 2, (short) t.eport());
+        tx.putShort(l4 + 4, (short) l4len);
+        tx.putShort(l4 + 6, (short) 0);
+        if (!v4) { // optional for IPv4 (left 0, as the kernel's own loopback does), mandatory for IPv6
+            int sum = IpFrames.fold(IpFrames.sum(tx, l4, l4len, IpFrames.pseudo(tx, l4 - IpFrames.IPV6_HLEN, false, 17, l4len)));
+            tx.putShort(l4 + 6, (short) (sum == 0 ? 0xffff : sum));
+        }
+    }
+
+    private static void drainDrop(UdpCtx c, int fd) {
+        for (int k = 0; k < BATCH; k++)
+            c.rxSlot(k, c.rxData.address() + (long) k * UdpCtx.MAX_DGRAM, UdpCtx.MAX_DGRAM, false);
+        int n = Sys.recvmmsg(fd, c.rxVec.address(), BATCH, Sockets.MSG_DONTWAIT);
+        if (n > 0)
+            c.counters.add(c.cNoDevice, n);
+    }
+
+    /**
+     * Datagrams on a forwarding listener: each to the flow of its sender,
+     * opened on the first one. {@code payload}: listening port, target port
+     * in the high half.
+     */
+    private void fromListener(UdpCtx c, Instance inst, int fd, int payload, boolean inNs) {
+        int lport = payload & 0xffff, target = payload >>> 16;
+        FlowTable flows = inst.flows();
+        long now = inst.loop().now();
+        Pif pif = inNs ? Pif.SPLICE : Pif.HOST;
+        for (int round = 0; round < ROUNDS; round++) {
+            for (int k = 0; k < BATCH; k++)
+                c.rxSlot(k, c.rxData.address() + (long) k * UdpCtx.MAX_DGRAM, UdpCtx.MAX_DGRAM, true);
+            int n = Sys.recvmmsg(fd, c.rxVec.address(), BATCH, Sockets.MSG_DONTWAIT);
+            if (n <= 0)
+                return;
+            for (int k = 0; k < n; k++) {
+                int len = c.rxLen(k);
+                int no = k * UdpCtx.NAME_SIZE;
+                boolean v4 = Sockets.family(c.rxNames, no) == Sockets.AF_INET;
+                long eHi = v4 ? InetAddr.V4_HI : Sockets.addr6Hi(c.rxNames, no);
+                long eLo = v4 ? InetAddr.v4Lo(Sockets.addr4(c.rxNames, no)) : Sockets.addr6Lo(c.rxNames, no);
+                int ePort = Sockets.port(c.rxNames, no);
+                long anyHi = v4 ? InetAddr.V4_HI : 0, anyLo = v4 ? InetAddr.v4Lo(0) : 0;
+                int sidx = flows.lookup(17, pif, eHi, eLo, ePort, anyHi, anyLo, lport);
+                if (sidx < 0)
+                    sidx = openFromListener(c, inst, fd, inNs, v4, eHi, eLo, ePort, lport, target, now);
+                if (sidx < 0)
+                    continue;
+                Flow f = flows.get(Flow.sidxFlow(sidx));
+                if (!(f.data() instanceof UdpFlow u))
+                    continue;
+                int from = Flow.sidxSide(sidx), to = 1 - from;
+                long addr = c.rxData.address() + (long) k * UdpCtx.MAX_DGRAM;
+                FlowSide t = f.side(to);
+                if (f.pif(to) == Pif.TAP) {
+                    toGuestCopy(c, inst, t, k, len);
+                } else if (u.sock[to] >= 0) {
+                    c.queue(u.sock[to], addr, len, u.shared(to), t.eaddrHi(), t.eaddrLo(), t.eport());
+                    c.inc(c.cSpliced);
+                } else {
+                    c.inc(c.cNoSock);
+                }
+                seen(u, from, len, now);
+            }
+            c.flush();
+            if (n < BATCH)
+                return;
+        }
+    }
+
+    /** A datagram in receive slot {@code k}, copied into a frame to the guest. */
+    private void toGuestCopy(UdpCtx c, Instance inst, FlowSide t, int k, int len) {
+        GuestDevice dev = inst.device();
+        if (dev == null) {
+            c.inc(c.cNoDevice);
+            return;
+        }
+        boolean v4 = t.isV4();
+        int hlen = IpFrames.l4Offset(v4) + IpFrames.UDP_HLEN;
+        int fo = dev.reserve(hlen + len);
+        if (fo < 0) {
+            c.inc(c.cTruncated); // larger than the guest's MTU
+            return;
+        }
+        ByteBuffer tx = dev.buffer();
+        tx.put(fo + hlen, c.rxDataBuf, k * UdpCtx.MAX_DGRAM, len);
+        udpFrame(tx, fo, dev.guestMac(), dev.ourMac(), v4, t, len);
+        dev.send(fo, hlen + len);
+        c.inc(c.cToGuest);
+    }
+
+    /** The first datagram from a peer on a listener: a flow towards the guest or a socket. Its side index, or -1. */
+    private int openFromListener(UdpCtx c, Instance inst, int lfd, boolean inNs, boolean v4, long eHi, long eLo,
+                                 int ePort, int lport, int target, long now) {
+        FlowTable flows = inst.flows();
+        boolean loopback = v4 ? (InetAddr.v4(eLo) >>> 24) == 127 : eHi == 0 && eLo == 1;
+        GuestNamespace gns = inst.namespace();
+        if (!inNs && (v4 ? !c.ga4 : !c.ga6)) {
+            c.inc(c.cNoGuestAddr);
+            return -1;
+        }
+        long srcHi = 0, srcLo = 0;
+        boolean splice = inNs || (loopback && gns != null);
+        if (!splice) {
+            if (!c.nat.inbound(eHi, eLo)) {
+                c.inc(c.cNoGuestAddr);
+                return -1;
+            }
+            srcHi = c.nat.hi;
+            srcLo = c.nat.lo;
+            // Two host peers can look the same to the guest (127.0.0.1 and the host's address both become
+            // the gateway): the second would be indistinguishable, so it is refused, as TCP does.
+            if (flows.lookup(17, Pif.TAP, v4 ? c.ga4Hi : c.ga6Hi, v4 ? c.ga4Lo : c.ga6Lo, target, srcHi, srcLo, ePort) >= 0) {
+                c.inc(c.cClash);
+                return -1;
+            }
+        }
+        Flow f = flows.alloc();
+        if (f == null) {
+            c.inc(c.cTableFull);
+            return -1;
+        }
+        long anyHi = v4 ? InetAddr.V4_HI : 0, anyLo = v4 ? InetAddr.v4Lo(0) : 0;
+        flows.initiate(f, inNs ? Pif.SPLICE : Pif.HOST, eHi, eLo, ePort, anyHi, anyLo, lport);
+        int s = -1;
+        if (!splice) {
+            flows.target(f, Pif.TAP, v4 ? c.ga4Hi : c.ga6Hi, v4 ? c.ga4Lo : c.ga6Lo, target, srcHi, srcLo, ePort);
+        } else {
+            // Loopback both ways: -U goes to the host's loopback, -u from host loopback to the guest's own address.
+            long dHi, dLo;
+            if (inNs) {
+                dHi = v4 ? InetAddr.V4_HI : 0;
+                dLo = v4 ? InetAddr.v4Lo(Sockets.LOOPBACK4) : 1;
+                s = flowSocket(c.scratch, v4, ePort, dHi, dLo, target);
+            } else {
+                dHi = v4 ? c.ga4Hi : c.ga6Hi;
+                dLo = v4 ? c.ga4Lo : c.ga6Lo;
+                long h = dHi, l = dLo;
+                s = gns.call(() -> flowSocket(NativeBuffer.allocate(Sys.SOCKADDR_SCRATCH_SIZE), v4, ePort, h, l, target));
+            }
+            int oport = s < 0 ? -1 : Sockets.localPort(s, c.scratch);
+            if (oport < 0) {
+                if (s >= 0)
+                    Sys.close(s);
+                c.inc(c.cSockFail);
+                flows.cancel(f);
+                return -1;
+            }
+            flows.target(f, inNs ? Pif.HOST : Pif.SPLICE, dHi, dLo, target, anyHi, anyLo, oport);
+        }
+        if (!finish(c, inst, f, s, Flow.TGT, true, now))
+            return -1;
+        UdpFlow u = (UdpFlow) f.data();
+        u.sock[Flow.INI] = lfd;
+        u.flags |= UdpFlow.SHARED0;
+        return Flow.sidx(f.index(), Flow.INI);
+    }
+
+    // ------------------------------------------------------------------
+    // Expiry
+    // ------------------------------------------------------------------
+
+    @Override
+    public boolean flowDefer(Instance instance, Flow flow, boolean timer, long now) {
+        if (!(flow.data() instanceof UdpFlow u))
+            return true;
+        if ((u.flags & UdpFlow.CLOSED) == 0) {
+            if (!timer)
+                return false;
+            UdpCtx c = contexts.get(instance);
+            long idle = c == null ? 30_000_000_000L : (u.flags & UdpFlow.REPLIED) != 0 ? c.repliedNanos : c.idleNanos;
+            if (now - u.lastNanos < idle)
+                return false;
+        }
+        for (int s = 0; s < 2; s++) {
+            if (u.sock[s] >= 0 && !u.shared(s)) {
+                instance.loop().unregister(u.sock[s]);
+                Sys.close(u.sock[s]);
+            }
+            u.sock[s] = -1;
+        }
+        instance.flows().hashRemove(Flow.sidx(flow.index(), Flow.INI));
+        instance.flows().hashRemove(Flow.sidx(flow.index(), Flow.TGT));
+        UdpCtx c = contexts.get(instance);
+        if (c != null)
+            c.inc(c.cExpired);
+        return true;
+    }
+}

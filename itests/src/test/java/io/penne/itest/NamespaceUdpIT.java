@@ -1,0 +1,239 @@
+package io.penne.itest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.penne.itest.Dist.Result;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * UDP, ICMP echo and DNS through the real distribution: {@code penne [options]
+ * -- python3 SCRIPT}, with a python helper on the host's loopback
+ * ({@code udp/host.py}: UDP echo and commands on port {@value #ECHO}, a DNS
+ * responder on 127.0.0.53:53 and [::1]:53). The namespace side
+ * ({@code udp/ns.py}) drives every path, IPv4 and IPv6: the tap path (the
+ * gateway stands for the host; {@code -u} to the host's own address) and the
+ * loopback path ({@code -U}; {@code -u} from the host's loopback), each
+ * with a single echo, a 60 KiB datagram and a burst of 1,000 counted at the
+ * receiver; an ICMP port unreachable relayed to the guest; DNS over UDP and
+ * TCP through {@code --dns-forward}; ping and ping -6 to the gateway.
+ */
+class NamespaceUdpIT {
+    static final int ECHO = 7100, FWD = 7110, NSFWD = 7120;
+    @TempDir
+    Path tmp;
+    private Process host;
+
+    @BeforeEach
+    void prerequisites() throws Exception {
+        assumeTrue(new ProcessBuilder("sh", "-c", "command -v python3").start().waitFor() == 0,
+            "python3 runs both ends (.ci/run installs it)");
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        host = new ProcessBuilder("python3", script("host.py").toString(), String.valueOf(ECHO))
+            .redirectErrorStream(true).start();
+        BufferedReader r = new BufferedReader(new InputStreamReader(host.getInputStream(), StandardCharsets.UTF_8));
+        String first = r.readLine();
+        assertEquals("READY", first, "host helper did not start (are 127.0.0.53:53 and [::1]:53 free?)");
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (host != null) {
+            host.destroy();
+            host.waitFor(5, TimeUnit.SECONDS);
+        }
+    }
+
+    private Path script(String name) throws IOException {
+        Path p = tmp.resolve(name);
+        try (InputStream in = NamespaceUdpIT.class.getResourceAsStream("/udp/" + name)) {
+            Files.copy(in, p);
+        }
+        Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rw-r--r--"));
+        return p;
+    }
+
+    /** Runs a namespace script under penne with the environment the scripts expect. */
+    private Result inNamespace(String name, long timeout, String... penneOptions) throws Exception {
+        Path sock = tmp.resolve("ctl.sock");
+        List<String> cmd = new ArrayList<>(List.of("-c", sock.toString()));
+        cmd.addAll(List.of(penneOptions));
+        cmd.addAll(List.of("--", "sh", "-c",
+            "export GW4=$(ip -4 route show default | awk '{print $3}');"
+                + " export GW6=$(ip -6 route show default | awk '{print $3}');"
+                + " export IFNAME=$(ip -4 route show default | awk '{print $5}');"
+                + " export ADDR4=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1);"
+                + " export ADDR6=$(ip -6 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1);"
+                + " export ECHO=" + ECHO + " FWD=" + FWD + " NSFWD=" + NSFWD
+                + " DNS4=169.254.1.1 DNS6=fd53::53 CTL=" + sock + " PENNE_CTL=" + Dist.CTL + ";"
+                + " exec python3 " + script(name)));
+        return Dist.run(timeout, Dist.penne(cmd.toArray(new String[0])));
+    }
+
+    private static Map<String, String> results(Result r) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (String line : r.out().split("\n")) {
+            int sp = line.indexOf(' ');
+            if (sp > 0 && !line.startsWith("flow "))
+                m.put(line.substring(0, sp), line.substring(sp + 1));
+        }
+        return m;
+    }
+
+    private static boolean pingSocketsAllowed() throws IOException {
+        String[] range = Files.readAllLines(Path.of("/proc/sys/net/ipv4/ping_group_range")).get(0).trim().split("\\s+");
+        long gid = ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:gid")).longValue();
+        return Long.parseLong(range[0]) <= gid && gid <= Long.parseLong(range[1]);
+    }
+
+    @Test
+    void everyPathBothFamiliesDnsAndPing() throws Exception {
+        Result r = inNamespace("ns.py", 180, "-u", String.valueOf(FWD), "-U", NSFWD + ":" + ECHO,
+            "--dns-forward", "169.254.1.1", "--dns-forward", "fd53::53", "--dns-host", "127.0.0.53", "--dns-host", "::1");
+        assertEquals(0, r.status(), r.toString());
+        Map<String, String> m = results(r);
+        for (String v : new String[] {"4", "6"}) {
+            for (String path : new String[] {"tap.out", "lo.out", "tap.in", "lo.in"}) {
+                assertEquals("OK", m.get(path + "." + v + ".single"), path + " v" + v + "\n" + r);
+                assertEquals("OK", m.get(path + "." + v + ".60k"), path + " v" + v + " 60 KiB\n" + r);
+                int burst = Integer.parseInt(m.get(path + "." + v + ".burst"));
+                // Loopback path: nothing may be lost. Tap path: the tap queue may drop under a burst; report it.
+                if (path.startsWith("lo"))
+                    assertEquals(1000, burst, path + " v" + v + " burst\n" + r);
+                else
+                    assertTrue(burst >= 950, path + " v" + v + " burst: " + burst + " of 1000\n" + r);
+                System.out.println(path + " v" + v + " burst: " + burst + " of 1000 received");
+            }
+            assertEquals("ConnectionRefusedError", m.get("tap.out." + v + ".closed"), r.toString());
+        }
+        assertEquals("10.9.8.7 from 169.254.1.1", m.get("dns.udp.4"), r.toString());
+        assertEquals("10.9.8.7", m.get("dns.tcp.4"), r.toString());
+        assertEquals("fd00::9:8:7 from fd53::53", m.get("dns.udp.6"), r.toString());
+        assertEquals("fd00::9:8:7", m.get("dns.tcp.6"), r.toString());
+        if (pingSocketsAllowed()) {
+            assertEquals("3", m.get("ping.4"), r.toString());
+            assertEquals("3", m.get("ping.6"), r.toString());
+            assertTrue(r.out().matches("(?s).*flow \\d+ +PING4 +ACTIVE .*requests 3 replies 3.*"), r.toString());
+            assertTrue(r.out().matches("(?s).*flow \\d+ +PING6 +ACTIVE .*requests 3 replies 3.*"), r.toString());
+        } else {
+            assertEquals("0", m.get("ping.4"), r.toString());
+            assertTrue(r.err().contains("ping sockets v4 not permitted"), r.toString());
+        }
+        // penne:flows shows UDP flows with their datagram counts, both paths.
+        assertTrue(r.out().matches("(?s).*flow \\d+ +UDP +ACTIVE +TAP \\S+ -> \\S+ +HOST \\S+ -> \\S+ .*dgrams 1000/0 .*"),
+            r.toString());
+        assertTrue(r.out().matches("(?s).*flow \\d+ +UDP +ACTIVE +SPLICE \\S+ -> \\S+ +HOST .*dgrams 1000/0 .*"),
+            r.toString());
+        assertTrue(r.out().matches("(?s).*flow \\d+ +UDP +ACTIVE +HOST \\S+ -> \\S+:" + FWD + " +SPLICE .*dgrams 1/1 .*replied.*"),
+            r.toString());
+    }
+
+    /**
+     * Podman's command line (PEERS.md §2), against a namespace of our own:
+     * accepted, and --map-guest-addr reaches the host's own address over
+     * UDP and TCP while --no-map-gw leaves the gateway unmapped.
+     */
+    @Test
+    void podmansCommandLineWorks() throws Exception {
+        String ns = "udp-pod-" + ProcessHandle.current().pid();
+        assertEquals(0, Dist.run(30, List.of("ip", "netns", "add", ns)).status());
+        Path pid = tmp.resolve("penne.pid");
+        try (java.net.DatagramSocket u = new java.net.DatagramSocket(0);
+             java.net.ServerSocket t = new java.net.ServerSocket(0)) {
+            Thread server = new Thread(() -> {
+                try {
+                    java.net.DatagramPacket p = new java.net.DatagramPacket(new byte[100], 100);
+                    u.receive(p);
+                    byte[] a = ("you are " + p.getAddress().getHostAddress()).getBytes(StandardCharsets.UTF_8);
+                    u.send(new java.net.DatagramPacket(a, a.length, p.getSocketAddress()));
+                    try (java.net.Socket c = t.accept()) {
+                        c.getOutputStream().write(("you are " + c.getInetAddress().getHostAddress())
+                            .getBytes(StandardCharsets.UTF_8));
+                    }
+                } catch (IOException e) {
+                    // the client reports what it saw
+                }
+            });
+            server.start();
+            Result start = Dist.run(60, Dist.penne("--config-net", "--dns-forward", "169.254.1.1", "--no-map-gw",
+                "--quiet", "--netns", "/run/netns/" + ns, "--map-guest-addr", "169.254.1.2", "-t", "none", "-u", "none",
+                "-T", "none", "-U", "none", "--pid", pid.toString()));
+            assertEquals(0, start.status(), start.toString());
+            Result r = Dist.run(60, List.of("ip", "netns", "exec", ns, "sh", "-c",
+                "exec python3 " + script("pod.py") + " 169.254.1.2 $(ip -4 route show default | awk '{print $3}') "
+                    + u.getLocalPort() + " " + t.getLocalPort()));
+            assertEquals(0, r.status(), r.toString());
+            assertTrue(r.out().matches("(?s)udp you are \\S+ from 169\\.254\\.1\\.2\ntcp you are \\S+\ngateway not mapped\n"),
+                r.toString());
+            server.join(5000);
+        } finally {
+            if (Files.exists(pid))
+                Dist.run(30, List.of("kill", Files.readString(pid).trim()));
+            Dist.run(30, List.of("ip", "netns", "del", ns));
+        }
+    }
+
+    private static long stat(String stats, String name) {
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + " +(\\d+)$").matcher(stats);
+        return m.find() ? Long.parseLong(m.group(1)) : 0;
+    }
+
+    @Test
+    void malformedAndUnexpectedFramesAreDroppedCountedAndPenneAnswers() throws Exception {
+        Result r = inNamespace("bad.py", 120);
+        assertEquals(0, r.status(), r.toString());
+        String out = r.out();
+        assertTrue(out.contains("echo 4 still there?"), r.toString());
+        assertTrue(out.contains("echo 6 still there?"), r.toString());
+        assertTrue(stat(out, "drop.udp.short") >= 2, r.toString());      // v4 and v6 headers cut short
+        assertTrue(stat(out, "drop.udp.length") >= 3, r.toString());     // lying UDP length fields
+        assertTrue(stat(out, "drop.ipv4.length") >= 1, r.toString());    // lying IP total length
+        assertTrue(stat(out, "drop.icmp.short") >= 1, r.toString());     // ICMP header cut short
+        assertTrue(stat(out, "udp.drop.port_zero") >= 1, r.toString());
+        assertTrue(stat(out, "icmp.drop.short") >= 1, r.toString());     // echo request without identifier
+        assertTrue(stat(out, "icmp.drop.type") >= 3, r.toString());      // timestamp, echo reply, unreachable
+    }
+
+    @Test
+    void flowsExpireAfterTheirTimeouts() throws Exception {
+        Result r = inNamespace("expiry.py", 150);
+        assertEquals(0, r.status(), r.toString());
+        String quiet = "UDP +ACTIVE +TAP \\S+ -> \\S+:" + (ECHO + 98) + " ";
+        String talk = "UDP +ACTIVE +TAP \\S+ -> \\S+:" + ECHO + " .*replied";
+        String ping = "PING4 +ACTIVE ";
+        String out = r.out();
+        boolean pings = pingSocketsAllowed();
+        for (String[] expect : new String[][] {
+            {"t0", quiet, "true"}, {"t0", talk, "true"}, {"t0", ping, "true"},
+            {"t36", quiet, "false"}, {"t36", talk, "true"}, {"t36", ping, "true"},
+            {"t66", quiet, "false"}, {"t66", talk, "true"}, {"t66", ping, "false"}}) {
+            if (expect[1].equals(ping) && !pings)
+                continue;
+            boolean present = Pattern.compile("(?m)^" + expect[0] + " \\d+ +" + expect[1]).matcher(out).find();
+            if (expect[2].equals("true"))
+                assertTrue(present, expect[0] + ": expected a flow matching " + expect[1] + "\n" + r);
+            else
+                assertFalse(present, expect[0] + ": flow matching " + expect[1] + " should have expired\n" + r);
+        }
+    }
+}
