@@ -105,7 +105,7 @@ public final class IcmpHandler implements ProtocolHandler {
         if (c == null)
             return;
         ByteBuffer b = batch.buffer();
-        long base = c.pktAddress(b);
+        long base = c.pktAddr.of(b);
         FlowTable flows = instance.flows();
         long now = instance.loop().now();
         for (int i = 0; i < batch.size(); i++) {
@@ -215,7 +215,7 @@ public final class IcmpHandler implements ProtocolHandler {
             int max = dev.maxFrame();
             int fo = dev.reserve(max);
             ByteBuffer tx = dev.buffer();
-            long txBase = c.txAddress(tx);
+            long txBase = c.txAddr.of(tx);
             long r = Sys.recv(p.sock, txBase + fo + hlen, max - hlen, Sockets.MSG_DONTWAIT);
             if (r < 0)
                 return;
@@ -268,8 +268,8 @@ public final class IcmpHandler implements ProtocolHandler {
         final int sockType;
         final Nat nat;
         final NativeBuffer addr = NativeBuffer.allocate(Sys.SOCKADDR_SCRATCH_SIZE);
-        ByteBuffer pktBuf, txBuf;
-        long pktAddr, txAddr;
+        final io.penne.linux.BufferAddress pktAddr = new io.penne.linux.BufferAddress();
+        final io.penne.linux.BufferAddress txAddr = new io.penne.linux.BufferAddress();
         final int cOpened, cFreed, cRequests, cReplies, cShort, cType, cBadAddr, cNotPermitted, cSockFail,
             cTableFull, cSendFail, cBadReply, cNoDevice, cStale;
 
@@ -297,20 +297,6 @@ public final class IcmpHandler implements ProtocolHandler {
             counters.inc(id);
         }
 
-        long pktAddress(ByteBuffer b) {
-            if (b != pktBuf) {
-                pktBuf = b;
-                pktAddr = NativeBuffer.addressOf(b);
-            }
-            return pktAddr;
-        }
 
-        long txAddress(ByteBuffer b) {
-            if (b != txBuf) {
-                txBuf = b;
-                txAddr = NativeBuffer.addressOf(b);
-            }
-            return txAddr;
-        }
     }
 }

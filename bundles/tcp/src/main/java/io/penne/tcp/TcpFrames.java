@@ -1,5 +1,6 @@
 package io.penne.tcp;
 
+import io.penne.api.IpFrames;
 import java.nio.ByteBuffer;
 
 /**
@@ -136,37 +137,14 @@ final class TcpFrames {
         b.putShort(l4 + 16, (short) (~fold(acc) & 0xffff));
     }
 
-    /**
-     * Adds the 16-bit big-endian words of {@code b[off, off + len)} to
-     * {@code acc} (ones' complement arithmetic, folded later). Reads 8 bytes
-     * at a time: a 32-bit word adds the same as its two halves once folded,
-     * because 2^16 is 1 modulo 0xffff.
-     */
+    /** Ones' complement sum of {@code b[off, off + len)} added to {@code acc} ({@link IpFrames#sum}). */
     static long sum(ByteBuffer b, int off, int len, long acc) {
-        int end = off + len;
-        while (off + 8 <= end) {
-            long v = b.getLong(off);
-            acc += (v >>> 32) + (v & 0xffff_ffffL);
-            off += 8;
-        }
-        if (off + 4 <= end) {
-            acc += b.getInt(off) & 0xffff_ffffL;
-            off += 4;
-        }
-        if (off + 2 <= end) {
-            acc += b.getShort(off) & 0xffff;
-            off += 2;
-        }
-        if (off < end)
-            acc += (b.get(off) & 0xff) << 8;
-        return acc;
+        return IpFrames.sum(b, off, len, acc);
     }
 
-    /** Folds a sum to 16 bits and complements it. */
+    /** Folds a sum to 16 bits and complements it ({@link IpFrames#fold}). */
     static int fold(long acc) {
-        while ((acc >>> 16) != 0)
-            acc = (acc & 0xffff) + (acc >>> 16);
-        return (int) (~acc & 0xffff);
+        return IpFrames.fold(acc);
     }
 
     private static void putMac(ByteBuffer b, int off, long mac) {

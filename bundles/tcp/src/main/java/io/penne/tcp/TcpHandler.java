@@ -497,7 +497,7 @@ public final class TcpHandler implements ProtocolHandler {
         if (c == null || dev == null)
             return;
         ByteBuffer b = batch.buffer();
-        long base = c.rxAddress(b);
+        long base = c.rxAddr.of(b);
         FlowTable flows = instance.flows();
         c.now = instance.loop().now();
         c.touchedCount = 0;
@@ -972,7 +972,7 @@ public final class TcpHandler implements ProtocolHandler {
         if (!peekOff)
             wnd = Math.min(wnd, DISCARD_SIZE);
         ByteBuffer tx = dev.buffer();
-        long txBase = c.txAddress(tx);
+        long txBase = c.txAddr.of(tx);
         long guestMac = dev.guestMac(), ourMac = dev.ourMac();
         boolean offload = dev.checksumOffload();
         while (true) {
@@ -1565,8 +1565,6 @@ public final class TcpHandler implements ProtocolHandler {
         final NativeBuffer msg = NativeBuffer.allocate(128);
         final boolean peekOffset;
         final io.penne.api.flow.Nat nat;
-        final boolean gw4, gw6;
-        final long gw4Hi, gw4Lo, gw6Hi, gw6Lo;
         final long k0, k1;
         final int[] touched = new int[1024];
         int touchedCount;
@@ -1597,8 +1595,8 @@ public final class TcpHandler implements ProtocolHandler {
         int[] watch = new int[1024], watchNext = new int[1024];
         int watchCount;
         NativeBuffer discard;
-        ByteBuffer rxBuf, txBuf;
-        long rxAddr, txAddr;
+        final io.penne.linux.BufferAddress rxAddr = new io.penne.linux.BufferAddress();
+        final io.penne.linux.BufferAddress txAddr = new io.penne.linux.BufferAddress();
 
         final int cOpened, cRefused, cConnectFailed, cClosed, cRstToTap, cRstFromTap, cNoFlow, cRstNoFlow,
             cBadSyn, cDupSyn, cBadAck, cBadOption, cBadDst, cEarly, cOutOfOrder, cAfterFin, cPartialSend,
@@ -1612,8 +1610,8 @@ public final class TcpHandler implements ProtocolHandler {
             eventType = inst.eventType(EVENT_SOCK);
             timerType = inst.eventType(EVENT_TIMER);
             listenType = inst.eventType(EVENT_LISTEN);
-            long[] a4 = address(inst, "guest.address4");
-            long[] a6 = address(inst, "guest.address6");
+            long[] a4 = InetAddr.property(inst.properties(), "guest.address4");
+            long[] a6 = InetAddr.property(inst.properties(), "guest.address6");
             ga4 = a4 != null && InetAddr.isV4(a4[0], a4[1]);
             ga4Hi = ga4 ? a4[0] : 0;
             ga4Lo = ga4 ? a4[1] : 0;
@@ -1625,14 +1623,6 @@ public final class TcpHandler implements ProtocolHandler {
             peekOffset = KernelFeatures.probe().has(KernelFeatures.SO_PEEK_OFF)
                 && !"false".equals(String.valueOf(inst.properties().get(PEEK_OFFSET_PROPERTY)));
             nat = io.penne.api.flow.Nat.of(inst.properties()); // address translation, shared with UDP and ICMP
-            long[] g4 = hostLoopbackMap(inst, "4");
-            long[] g6 = hostLoopbackMap(inst, "6");
-            gw4 = g4 != null && InetAddr.isV4(g4[0], g4[1]);
-            gw4Hi = gw4 ? g4[0] : 0;
-            gw4Lo = gw4 ? g4[1] : 0;
-            gw6 = g6 != null && !InetAddr.isV4(g6[0], g6[1]);
-            gw6Hi = gw6 ? g6[0] : 0;
-            gw6Lo = gw6 ? g6[1] : 0;
             SecureRandom rnd = new SecureRandom();
             k0 = rnd.nextLong();
             k1 = rnd.nextLong();
@@ -1671,48 +1661,11 @@ public final class TcpHandler implements ProtocolHandler {
             cKeepaliveFromTap = counters.register("tcp.keepalive.from_guest");
         }
 
-        /**
-         * The address that stands for the host itself (pasta's --map-host-loopback):
-         * {@code map.host_loopback4/6} if configured ("none": no such address,
-         * as with --no-map-gw), else the guest's gateway, pasta's default.
-         */
-        private static long[] hostLoopbackMap(Instance inst, String v) {
-            Object m = inst.properties().get("map.host_loopback" + v);
-            if (m == null)
-                return address(inst, "guest.gateway" + v);
-            return "none".equals(m.toString().trim()) ? null : address(inst, "map.host_loopback" + v);
-        }
-
-        private static long[] address(Instance inst, String key) {
-            Object v = inst.properties().get(key);
-            if (v == null)
-                return null;
-            try {
-                return InetAddr.parse(v.toString().trim());
-            } catch (IllegalArgumentException e) {
-                return null;
-            }
-        }
-
         void inc(int id) {
             counters.inc(id);
         }
 
-        long rxAddress(ByteBuffer b) {
-            if (b != rxBuf) {
-                rxBuf = b;
-                rxAddr = NativeBuffer.addressOf(b);
-            }
-            return rxAddr;
-        }
 
-        long txAddress(ByteBuffer b) {
-            if (b != txBuf) {
-                txBuf = b;
-                txAddr = NativeBuffer.addressOf(b);
-            }
-            return txAddr;
-        }
 
         NativeBuffer discard() {
             if (discard == null)

@@ -56,10 +56,8 @@ final class UdpCtx {
     final NativeBuffer err = NativeBuffer.allocate(384 + ERR_DATA);
     static final int ERR_DATA = 1024;
 
-    ByteBuffer pktBuf;
-    long pktAddr;
-    ByteBuffer txBuf;
-    long txAddr;
+    final io.penne.linux.BufferAddress pktAddr = new io.penne.linux.BufferAddress();
+    final io.penne.linux.BufferAddress txAddr = new io.penne.linux.BufferAddress();
 
     final int cOpened, cExpired, cTableFull, cSockFail, cBadAddr, cPortZero, cSendDrop, cTruncated, cNoDevice,
         cNoGuestAddr, cIcmpToGuest, cIcmpDropped, cFromGuest, cToGuest, cSpliced, cNoSock, cListenFailed, cStale, cClash;
@@ -70,7 +68,8 @@ final class UdpCtx {
         listenType = inst.eventType(UdpHandler.EVENT_LISTEN);
         listenNsType = inst.eventType(UdpHandler.EVENT_LISTEN_NS);
         nat = Nat.of(inst.properties());
-        long[] a4 = address(inst, "guest.address4"), a6 = address(inst, "guest.address6");
+        long[] a4 = InetAddr.property(inst.properties(), "guest.address4"),
+            a6 = InetAddr.property(inst.properties(), "guest.address6");
         ga4 = a4 != null && InetAddr.isV4(a4[0], a4[1]);
         ga4Hi = ga4 ? a4[0] : 0;
         ga4Lo = ga4 ? a4[1] : 0;
@@ -115,36 +114,11 @@ final class UdpCtx {
         return s * 1_000_000_000L;
     }
 
-    static long[] address(Instance inst, String key) {
-        Object v = inst.properties().get(key);
-        if (v == null)
-            return null;
-        try {
-            return InetAddr.parse(v.toString().trim());
-        } catch (IllegalArgumentException e) {
-            return null;
-        }
-    }
-
     void inc(int id) {
         counters.inc(id);
     }
 
-    long pktAddress(ByteBuffer b) {
-        if (b != pktBuf) {
-            pktBuf = b;
-            pktAddr = NativeBuffer.addressOf(b);
-        }
-        return pktAddr;
-    }
 
-    long txAddress(ByteBuffer b) {
-        if (b != txBuf) {
-            txBuf = b;
-            txAddr = NativeBuffer.addressOf(b);
-        }
-        return txAddr;
-    }
 
     /**
      * Queues a datagram of {@code len} bytes at native address {@code addr}

@@ -294,7 +294,7 @@ public final class UdpHandler implements ProtocolHandler {
             return;
         FlowTable flows = instance.flows();
         ByteBuffer b = batch.buffer();
-        long base = c.pktAddress(b);
+        long base = c.pktAddr.of(b);
         long now = instance.loop().now();
         for (int i = 0; i < batch.size(); i++) {
             int l4 = batch.l4Offset(i);
@@ -455,7 +455,7 @@ public final class UdpHandler implements ProtocolHandler {
                     return;
                 }
                 ByteBuffer tx = dev.buffer();
-                long txBase = c.txAddress(tx);
+                long txBase = c.txAddr.of(tx);
                 for (int k = 0; k < BATCH; k++)
                     c.rxSlot(k, txBase + off + (long) k * stride + hlen, max - hlen, false);
                 int n = Sys.recvmmsg(fd, c.rxVec.address(), BATCH, Sockets.MSG_DONTWAIT);

@@ -106,4 +106,20 @@ public final class InetAddr {
         String a = format(hi, lo);
         return isV4(hi, lo) ? a + ":" + port : "[" + a + "]:" + port;
     }
+
+    /**
+     * The address in configuration property {@code key} as {hi, lo}, or null
+     * if it is absent or not an address literal (instance properties found
+     * while configuring, such as {@code guest.address4}, and option values).
+     */
+    public static long[] property(java.util.Map<String, Object> properties, String key) {
+        Object v = properties.get(key);
+        if (v == null)
+            return null;
+        try {
+            return parse(v.toString().trim());
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
 }

@@ -64,16 +64,16 @@ public final class Nat {
     }
 
     private Nat(Map<String, Object> p, List<String> hostResolvers) {
-        guest4 = Addr.of(family(address(p, "guest.address4"), true));
-        guest6 = Addr.of(family(address(p, "guest.address6"), false));
-        gateway4 = Addr.of(family(address(p, "guest.gateway4"), true));
-        gateway6 = Addr.of(family(address(p, "guest.gateway6"), false));
+        guest4 = Addr.of(family(InetAddr.property(p, "guest.address4"), true));
+        guest6 = Addr.of(family(InetAddr.property(p, "guest.address6"), false));
+        gateway4 = Addr.of(family(InetAddr.property(p, "guest.gateway4"), true));
+        gateway6 = Addr.of(family(InetAddr.property(p, "guest.gateway6"), false));
         hostLoopback4 = mapping(p, "map.host_loopback4", gateway4, true);
         hostLoopback6 = mapping(p, "map.host_loopback6", gateway6, false);
         guestAddrMap4 = mapping(p, "map.guest_addr4", Addr.NONE, true);
         guestAddrMap6 = mapping(p, "map.guest_addr6", Addr.NONE, false);
-        Addr h4 = Addr.of(family(address(p, "dns.host4"), true));
-        Addr h6 = Addr.of(family(address(p, "dns.host6"), false));
+        Addr h4 = Addr.of(family(InetAddr.property(p, "dns.host4"), true));
+        Addr h6 = Addr.of(family(InetAddr.property(p, "dns.host6"), false));
         for (String r : hostResolvers) {
             long[] a;
             try {
@@ -88,8 +88,8 @@ public final class Nat {
         }
         dnsHost4 = h4;
         dnsHost6 = h6;
-        Addr m4 = Addr.of(family(address(p, "dns.match4"), true));
-        Addr m6 = Addr.of(family(address(p, "dns.match6"), false));
+        Addr m4 = Addr.of(family(InetAddr.property(p, "dns.match4"), true));
+        Addr m6 = Addr.of(family(InetAddr.property(p, "dns.match6"), false));
         // pasta: a resolver the guest cannot reach (host loopback) is reached through the host-loopback address.
         if (!m4.set && h4.set && (isLoopback(h4.hi, h4.lo) || hostLoopback4.is(h4.hi, h4.lo)))
             m4 = hostLoopback4;
@@ -214,22 +214,11 @@ public final class Nat {
             return dflt;
         if ("none".equals(m.toString().trim()))
             return Addr.NONE;
-        return Addr.of(family(address(p, key), v4));
+        return Addr.of(family(InetAddr.property(p, key), v4));
     }
 
     private static long[] family(long[] a, boolean v4) {
         return a != null && InetAddr.isV4(a[0], a[1]) == v4 ? a : null;
-    }
-
-    private static long[] address(Map<String, Object> p, String key) {
-        Object v = p.get(key);
-        if (v == null)
-            return null;
-        try {
-            return InetAddr.parse(v.toString().trim());
-        } catch (IllegalArgumentException e) {
-            return null;
-        }
     }
 
     /** The configuration, for logs and {@code penne:stats}. */
