@@ -59,6 +59,8 @@ final class TcpAutoForward {
     /** Listening sockets of the namespace seen so far, by inode: whether they are penne's own. */
     private final Map<Long, Boolean> seen = new HashMap<>();
     private final Set<Long> liveInodes = new HashSet<>();
+    /** Listening sockets seen for the first time in this scan, to be classified: inode to port. */
+    private final Map<Long, Integer> pendingPorts = new HashMap<>();
 
     TcpAutoForward(List<PortSpec> specs, FileChannel[] nsProcNetTcp, boolean v4ok, boolean v6ok, int[] ephemeral) {
         this.specs = specs;
@@ -174,8 +176,6 @@ final class TcpAutoForward {
         }
         return unknown;
     }
-
-    private final Map<Long, Integer> pendingPorts = new HashMap<>();
 
     /** Sorts newly seen listening sockets into penne's own and others, by penne's descriptors. */
     private void classify() {
