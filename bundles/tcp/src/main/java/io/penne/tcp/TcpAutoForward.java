@@ -4,7 +4,6 @@ import io.penne.api.PortSpec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.BitSet;
@@ -55,6 +54,8 @@ final class TcpAutoForward {
     private final int[] ephemeral;
     private final FileChannel[] files;
     private final ByteBuffer buf = ByteBuffer.allocate(1 << 16);
+    /** The file's contents, grown as needed. */
+    private byte[] text = new byte[1 << 16];
     private final BitSet listening = new BitSet(65536);
     /** Listening sockets of the namespace seen so far, by inode: whether they are penne's own. */
     private final Map<Long, Boolean> seen = new HashMap<>();
@@ -133,33 +134,32 @@ final class TcpAutoForward {
      * @return whether a socket not seen before was found (its owner is then unknown)
      */
     private boolean read(FileChannel f) {
-        String text;
+        // Parsed from the bytes, without strings: this runs on the loop thread every second.
+        int len = 0;
         try {
-            StringBuilder sb = new StringBuilder();
-            long pos = 0;
             while (true) {
                 buf.clear();
-                int n = f.read(buf, pos);
+                int n = f.read(buf, len);
                 if (n <= 0)
                     break;
-                pos += n;
-                sb.append(new String(buf.array(), 0, n, StandardCharsets.US_ASCII));
+                if (len + n > text.length)
+                    text = java.util.Arrays.copyOf(text, Math.max(text.length * 2, len + n));
+                System.arraycopy(buf.array(), 0, text, len, n);
+                len += n;
             }
-            text = sb.toString();
         } catch (IOException e) {
             return false;
         }
         boolean unknown = false;
-        for (String line : text.split("\n")) {
-            String[] t = line.trim().split("\\s+");
-            if (t.length < 10 || !t[3].equals("0A"))
-                continue;
-            int colon = t[1].lastIndexOf(':');
-            if (colon < 0)
-                continue;
-            try {
-                int port = Integer.parseInt(t[1].substring(colon + 1), 16);
-                long inode = Long.parseLong(t[9]);
+        int lineStart = 0;
+        boolean header = true;
+        while (lineStart < len) {
+            int end = lineStart;
+            while (end < len && text[end] != '\n')
+                end++;
+            if (!header && parseLine(lineStart, end)) {
+                long inode = parsedInode;
+                int port = parsedPort;
                 liveInodes.add(inode);
                 Boolean own = seen.get(inode);
                 if (own == null) {
@@ -170,11 +170,66 @@ final class TcpAutoForward {
                 } else if (!own) {
                     listening.set(port);
                 }
-            } catch (NumberFormatException e) {
-                // a line we do not understand: skip it
             }
+            header = false;
+            lineStart = end + 1;
         }
         return unknown;
+    }
+
+    private int parsedPort;
+    private long parsedInode;
+
+    /**
+     * One line of /proc/net/tcp*: "sl local rem st ... inode ..." with the
+     * local address as HEXADDR:HEXPORT, the state in hex (0A is LISTEN) and
+     * the inode in decimal as the tenth field.
+     *
+     * @return whether it is a LISTEN socket; its port and inode then in the parsed fields
+     */
+    private boolean parseLine(int p, int end) {
+        int field = -1;
+        long port = -1, state = -1, inode = -1;
+        while (p < end) {
+            while (p < end && text[p] == ' ')
+                p++;
+            if (p >= end)
+                break;
+            int fs = p;
+            while (p < end && text[p] != ' ')
+                p++;
+            field++;
+            if (field == 1) {
+                int colon = p - 1;
+                while (colon > fs && text[colon] != ':')
+                    colon--;
+                port = number(colon + 1, p, 16);
+            } else if (field == 3) {
+                state = number(fs, p, 16);
+            } else if (field == 9) {
+                inode = number(fs, p, 10);
+                break;
+            }
+        }
+        if (field < 9 || state != 0x0A || port <= 0 || port > 65535 || inode < 0)
+            return false;
+        parsedPort = (int) port;
+        parsedInode = inode;
+        return true;
+    }
+
+    /** The number in {@code text[from, to)} in {@code radix}, or -1 if it is not one. */
+    private long number(int from, int to, int radix) {
+        if (from >= to || to - from > 18)
+            return -1;
+        long v = 0;
+        for (int k = from; k < to; k++) {
+            int d = Character.digit(text[k], radix);
+            if (d < 0)
+                return -1;
+            v = v * radix + d;
+        }
+        return v;
     }
 
     /** Sorts newly seen listening sockets into penne's own and others, by penne's descriptors. */
