@@ -35,4 +35,19 @@ public final class Sysctl {
             return dflt;
         }
     }
+
+    /**
+     * The host's ephemeral port range, {first, last}
+     * ({@code net/ipv4/ip_local_port_range}; the kernel's default 32768-60999
+     * if unreadable): pasta's {@code all} and {@code auto} specs skip it.
+     */
+    public static int[] ephemeralPorts() {
+        String v = read("net/ipv4/ip_local_port_range");
+        try {
+            String[] p = (v == null ? "" : v).split("\\s+");
+            return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])};
+        } catch (RuntimeException e) {
+            return new int[] {32768, 60999};
+        }
+    }
 }

@@ -203,7 +203,7 @@ public final class TcpHandler implements ProtocolHandler {
                 + " listening sockets: " + e.getMessage());
             return;
         }
-        c.auto = new TcpAutoForward(auto, files, c.ga4, c.ga6, ephemeralRange());
+        c.auto = new TcpAutoForward(auto, files, c.ga4, c.ga6, io.penne.linux.Sysctl.ephemeralPorts());
         c.autoFiles = files;
         autoScan(c, inst);
     }
@@ -237,7 +237,7 @@ public final class TcpHandler implements ProtocolHandler {
      */
     private void listen(Ctx c, Instance inst, List<PortSpec> specs) {
         int type = inst.eventType(EVENT_LISTEN);
-        int[] eph = ephemeralRange();
+        int[] eph = io.penne.linux.Sysctl.ephemeralPorts();
         for (PortSpec spec : specs) {
             long[] bind = spec.addressBits();
             int bound = 0, failed = 0;
@@ -299,16 +299,6 @@ public final class TcpHandler implements ProtocolHandler {
             return r;
         }
         return s;
-    }
-
-    /** The host's ephemeral port range, skipped by {@code all} (default 32768-60999). */
-    private static int[] ephemeralRange() {
-        try {
-            String[] p = io.penne.linux.Sysctl.read("net/ipv4/ip_local_port_range").split("\\s+");
-            return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])};
-        } catch (RuntimeException e) {
-            return new int[] {32768, 60999};
-        }
     }
 
     /** Connections pending on a listening socket: accept them, each one a SYN to the guest. */

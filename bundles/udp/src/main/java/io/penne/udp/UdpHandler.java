@@ -152,7 +152,7 @@ public final class UdpHandler implements ProtocolHandler {
             return;
         }
         int type = inNs ? c.listenNsType : c.listenType;
-        int[] eph = ephemeralRange();
+        int[] eph = io.penne.linux.Sysctl.ephemeralPorts();
         for (PortSpec spec : specs) {
             if (spec.isNone())
                 continue;
@@ -271,16 +271,6 @@ public final class UdpHandler implements ProtocolHandler {
             return r;
         }
         return s;
-    }
-
-    private static int[] ephemeralRange() {
-        try {
-            String[] p = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range")).get(0)
-                .trim().split("\\s+");
-            return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])};
-        } catch (Exception e) {
-            return new int[] {32768, 60999};
-        }
     }
 
     // ------------------------------------------------------------------

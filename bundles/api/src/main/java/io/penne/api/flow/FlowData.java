@@ -32,4 +32,13 @@ public abstract class FlowData {
      */
     public void forEachFd(IntConsumer action) {
     }
+
+    /** The names of the bits set in {@code bits} ({@code names[i]} for bit i), joined by '|'; "-" if none. */
+    protected static String bitNames(int bits, String[] names) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < names.length; i++)
+            if ((bits & (1 << i)) != 0)
+                sb.append(sb.length() == 0 ? "" : "|").append(names[i]);
+        return sb.length() == 0 ? "-" : sb.toString();
+    }
 }

@@ -122,14 +122,14 @@ public final class SpliceConn extends FlowData {
 
     @Override
     public String summary() {
-        return stateName() + " 0>1=" + bytes[0] + " 1>0=" + bytes[1] + " " + names(events, EVENT_NAMES);
+        return stateName() + " 0>1=" + bytes[0] + " 1>0=" + bytes[1] + " " + bitNames(events, EVENT_NAMES);
     }
 
     @Override
     public void describe(Map<String, String> out) {
         out.put("splice.state", stateName());
-        out.put("splice.events", names(events, EVENT_NAMES));
-        out.put("splice.flags", names(flags, FLAG_NAMES));
+        out.put("splice.events", bitNames(events, EVENT_NAMES));
+        out.put("splice.flags", bitNames(flags, FLAG_NAMES));
         out.put("splice.sock", sock[0] + " " + sock[1]);
         out.put("splice.pipes", pipeR[0] + ":" + pipeW[0] + " " + pipeR[1] + ":" + pipeW[1]);
         out.put("splice.epoll_events", "0x" + Integer.toHexString(epollEvents[0]) + " 0x"
@@ -138,13 +138,5 @@ public final class SpliceConn extends FlowData {
         out.put("splice.bytes_1_to_0", Long.toString(bytes[1]));
         out.put("splice.pending_0_to_1", Long.toString(pending[0]));
         out.put("splice.pending_1_to_0", Long.toString(pending[1]));
-    }
-
-    private static String names(int bits, String[] names) {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < names.length; i++)
-            if ((bits & (1 << i)) != 0)
-                sb.append(sb.length() == 0 ? "" : "|").append(names[i]);
-        return sb.length() == 0 ? "-" : sb.toString();
     }
 }

@@ -188,8 +188,8 @@ public final class TcpConn extends FlowData {
     @Override
     public void describe(Map<String, String> out) {
         out.put("tcp.state", stateName());
-        out.put("tcp.events", names(events, EVENT_NAMES));
-        out.put("tcp.flags", names(flags, FLAG_NAMES));
+        out.put("tcp.events", bitNames(events, EVENT_NAMES));
+        out.put("tcp.flags", bitNames(flags, FLAG_NAMES));
         out.put("tcp.sock", Integer.toString(sock));
         out.put("tcp.epoll_events", "0x" + Integer.toHexString(epollEvents));
         out.put("tcp.seq_to_tap", Integer.toUnsignedString(seqToTap));
@@ -215,13 +215,5 @@ public final class TcpConn extends FlowData {
         out.put("tcp.idle.guest", (now - tapActiveNanos) / 1_000_000 + " ms");
         out.put("tcp.idle", (now - activeNanos) / 1_000_000 + " ms");
         out.put("tcp.keepalive.last", keepaliveNanos == 0 ? "never" : (now - keepaliveNanos) / 1_000_000 + " ms ago");
-    }
-
-    private static String names(int bits, String[] names) {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < names.length; i++)
-            if ((bits & (1 << i)) != 0)
-                sb.append(sb.length() == 0 ? "" : "|").append(names[i]);
-        return sb.length() == 0 ? "-" : sb.toString();
     }
 }

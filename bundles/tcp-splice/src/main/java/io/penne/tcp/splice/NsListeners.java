@@ -103,7 +103,7 @@ final class NsListeners {
     // ---- explicit specs ----
 
     private void openSpecs(List<PortSpec> specs) {
-        int[] eph = ephemeralRange();
+        int[] eph = io.penne.linux.Sysctl.ephemeralPorts();
         for (PortSpec spec : specs) {
             long[] bind = spec.addressBits();
             List<int[]> wanted = new ArrayList<>(); // {port, target, family4 ? 1 : 0}
@@ -282,14 +282,5 @@ final class NsListeners {
     int[] autoPorts() {
         return auto.entrySet().stream().filter(e -> e.getValue()[0] >= 0 || e.getValue()[1] >= 0)
             .mapToInt(Map.Entry::getKey).sorted().toArray();
-    }
-
-    private static int[] ephemeralRange() {
-        try {
-            String[] p = io.penne.linux.Sysctl.read("net/ipv4/ip_local_port_range").split("\\s+");
-            return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])};
-        } catch (Exception e) {
-            return new int[] {32768, 60999};
-        }
     }
 }
