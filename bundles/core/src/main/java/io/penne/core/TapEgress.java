@@ -21,6 +21,14 @@ import java.nio.ByteBuffer;
  * batch is dropped and counted; the protocols above recover (TCP
  * retransmits from the host socket, which still holds the data).
  *
+ * <p><b>Virtio-net header.</b> The namespace's tap is opened with
+ * {@code IFF_VNET_HDR}: each frame is written with a 10-byte {@code struct
+ * virtio_net_hdr} before it, in room {@link #reserve} keeps free (frames stay
+ * 8-byte aligned). Usually the header is empty; {@link #sendChecksumPending}
+ * marks it {@code NEEDS_CSUM}, so that a handler leaves the TCP checksum to
+ * the kernel, which computes none for a frame delivered inside the
+ * namespace. Without a header (a plain fd, in tests) frames go as they are.
+ *
  * <p><b>Limits.</b> {@value #BUFFER_SIZE} bytes and {@value #MAX_QUEUED}
  * frames per batch; a reserve that does not fit flushes first.
  */
