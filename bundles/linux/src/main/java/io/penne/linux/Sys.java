@@ -1,6 +1,5 @@
 package io.penne.linux;
 
-import com.sun.jna.Native;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -8,8 +7,8 @@ import java.nio.charset.StandardCharsets;
  * {@code -errno} (always negative) on failure.
  *
  * <p>Theory of operation: each method makes one {@link LibC} call and, only if
- * it returned -1, reads errno with {@link Native#getLastError()} (a JNI read
- * of JNA's per-thread copy, taken right after the native call). Nothing here
+ * it returned -1, reads errno with {@link LibC#errno()} (the per-thread copy
+ * the binding took right after the native call). Nothing here
  * throws, retries or allocates, except {@link #check}, which throws on
  * failure and is meant for setup code. {@code EAGAIN} and {@code EINTR} are
  * ordinary results the caller handles; nothing is retried behind its back.
@@ -146,7 +145,7 @@ public final class Sys {
      * observed; it would mean JNA lost errno).
      */
     private static int lastErrno() {
-        int e = Native.getLastError();
+        int e = LibC.errno();
         return e > 0 ? e : Errno.EIO;
     }
 

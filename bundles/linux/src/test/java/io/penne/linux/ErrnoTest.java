@@ -5,37 +5,36 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.sun.jna.Native;
 import org.junit.jupiter.api.Test;
 
-/** errno handling of direct-mapped calls: read without exceptions, preserved per thread. */
+/** errno handling of LibC calls (either binding): read without exceptions, preserved per thread. */
 class ErrnoTest {
 
     @Test
     void rawCallReturnsMinusOneAndErrnoIsPreserved() {
         assertEquals(-1, LibC.close(-1));
-        assertEquals(Errno.EBADF, Native.getLastError());
-        // JNA copied errno into its own thread-local right after the call, so
+        assertEquals(Errno.EBADF, LibC.errno());
+        // The binding copied errno into a thread-local slot right after the call, so
         // Java work (allocation, even a GC) in between does not disturb it.
         byte[][] garbage = new byte[1000][];
         for (int i = 0; i < garbage.length; i++)
             garbage[i] = new byte[1024];
         System.gc();
-        assertEquals(Errno.EBADF, Native.getLastError());
-        // But JNA refreshes its copy after EVERY call, successful ones included,
+        assertEquals(Errno.EBADF, LibC.errno());
+        // But the binding refreshes its copy after EVERY call, successful ones included,
         // from whatever the thread's errno then is; the JVM's own libc calls
         // (GC, class loading) have changed that meanwhile (ENOENT was observed
         // here). So the value is only meaningful straight after a call that
-        // returned -1, before any other JNA call on the thread, which is how
+        // returned -1, before any other call on the thread, which is how
         // Sys reads it.
         assertTrue(LibC.getpid() > 0);
-        int stale = Native.getLastError();
+        int stale = LibC.errno();
         assertTrue(stale >= 0, "whatever errno was: " + stale);
         // a later failing call replaces it
         assertEquals(-1, LibC.dup(-5));
-        assertEquals(Errno.EBADF, Native.getLastError());
+        assertEquals(Errno.EBADF, LibC.errno());
         assertEquals(-1, LibC.epoll_create1(-1));
-        assertEquals(Errno.EINVAL, Native.getLastError());
+        assertEquals(Errno.EINVAL, LibC.errno());
     }
 
     @Test
@@ -44,7 +43,7 @@ class ErrnoTest {
         Thread t = new Thread(() -> LibC.close(-1));
         t.start();
         t.join();
-        assertEquals(Errno.EINVAL, Native.getLastError());
+        assertEquals(Errno.EINVAL, LibC.errno());
     }
 
     @Test
