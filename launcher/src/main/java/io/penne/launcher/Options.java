@@ -59,26 +59,31 @@ final class Options {
         spec("no-map-gw", (char) 0, false, true);
         spec("ipv4-only", '4', false, true);
         spec("ipv6-only", '6', false, true);
-        // -t/-u forward host ports to the namespace, -U namespace loopback ports to the host; -T takes only "none" so far.
+        // -t/-u forward host ports to the namespace, -T/-U namespace loopback ports to the host.
         spec("tcp-ports", 't', true, true);
         spec("udp-ports", 'u', true, true);
         spec("tcp-ns", 'T', true, true);
         spec("udp-ns", 'U', true, true);
         spec("no-splice", (char) 0, false, true);
         spec("host-lo-to-ns-lo", (char) 0, false, true);
-        // pasta's, not implemented yet.
         spec("dns-forward", (char) 0, true, true);
         spec("dns-host", (char) 0, true, true);
         spec("map-guest-addr", (char) 0, true, true);
         spec("dns", 'D', true, true);
+        spec("runas", (char) 0, true, true);
+        spec("no-ndp", (char) 0, false, true);
+        // penne has no DHCP, DHCPv6 or router advertisement server yet, so these are what it does anyway.
+        for (String n : new String[] {"no-dhcp", "no-dhcpv6", "no-ra", "dhcp-dns", "no-dhcp-dns", "dhcp-search",
+            "no-dhcp-search"})
+            spec(n, (char) 0, false, true);
+        // pasta's, not implemented yet.
         for (String n : new String[] {"socket", "socket-path", "fd", "pcap", "mac-addr", "interface", "outbound",
-            "search", "hostname", "userns", "runas",
+            "search", "hostname", "userns",
             "outbound-if4", "outbound-if6", "fqdn",
             "repair-path", "stats"})
             spec(n, shortOf(n), true, false);
-        for (String n : new String[] {"no-tcp", "no-udp", "no-icmp", "no-dhcp", "no-dhcpv6", "no-ndp", "no-ra",
-            "splice-only", "freebind", "one-off", "dhcp-dns",
-            "no-dhcp-dns", "dhcp-search", "no-dhcp-search", "no-copy-routes",
+        for (String n : new String[] {"no-tcp", "no-udp", "no-icmp",
+            "splice-only", "freebind", "one-off", "no-copy-routes",
             "no-copy-addrs", "netns-only", "vhost-user", "print-capabilities", "migrate-exit",
             "migrate-no-linger", "chroot-fallback"})
             spec(n, shortOf(n), false, false);
@@ -285,8 +290,40 @@ final class Options {
                     literal(value, spelled);
                 ns.merge("dns", value, (a, b) -> a + "," + b);
                 break;
+            case "runas": runas(value, spelled); break;
+            case "no-ndp": ns.put("ndp", "false"); break;
+            case "no-dhcp": case "no-dhcpv6": case "no-ra": case "dhcp-dns": case "no-dhcp-dns": case "dhcp-search":
+            case "no-dhcp-search":
+                break;
             default: throw new AssertionError(s.name);
         }
+    }
+
+    /**
+     * --runas UID[:GID] or LOGIN[:GROUP]: pasta switches to that identity after setting up (and, started as
+     * root, to nobody by default). penne does not change identity, so it accepts only the one it already has
+     * (pasta's own tests and benchmarks run it as root with --runas 0) and refuses any other by name.
+     */
+    private void runas(String value, String spelled) throws UsageException {
+        String user = nonEmpty(value, spelled).split(":", 2)[0];
+        if (inUserns) // the parent checked it against the real identity; here penne is the namespace's root
+            return;
+        long uid = currentUid();
+        boolean same = user.equals(String.valueOf(uid)) || user.equals(System.getProperty("user.name"));
+        if (!same)
+            throw new UsageException("option '" + spelled + " " + value + "': penne runs as the user that starts it"
+                + " (uid " + uid + ") and cannot switch to another");
+    }
+
+    private static long currentUid() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status")))
+                if (line.startsWith("Uid:"))
+                    return Long.parseLong(line.substring(4).trim().split("\\s+")[1]); // effective uid
+        } catch (java.io.IOException | RuntimeException e) {
+            // fall through
+        }
+        return -1;
     }
 
     /** Port range syntax of one -t entry: {@code all}, {@code ~A[-B]}, {@code A[-B][:C[-D]]}. */

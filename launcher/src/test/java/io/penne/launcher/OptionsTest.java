@@ -103,4 +103,26 @@ class OptionsTest {
         e = assertThrows(UsageException.class, () -> Options.parse(new String[] {"--splice-only"}));
         assertTrue(e.getMessage().contains("not supported yet"), e.getMessage());
     }
+
+    @Test
+    void runasAcceptsOnlyTheCurrentUser() throws Exception {
+        String me = System.getProperty("user.name");
+        Options.parse(new String[] {"--runas", me});
+        Options.parse(new String[] {"--runas", me + ":" + me});
+        long uid = Long.parseLong(new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes()).trim());
+        Options.parse(new String[] {"--runas=" + uid});
+        String other = uid == 0 ? "65534" : "0";
+        UsageException e = assertThrows(UsageException.class, () -> Options.parse(new String[] {"--runas", other}));
+        assertTrue(e.getMessage().startsWith("option '--runas " + other + "'") && e.getMessage().contains("uid " + uid),
+            e.getMessage());
+        // Inside the user namespace the launcher re-parses its arguments as root; the parent already checked.
+        Options.parse(new String[] {Main.IN_USERNS_FLAG, "--runas", "12345"});
+    }
+
+    @Test
+    void dhcpAndRouterAdvertisementSwitchesAreAcceptedAndNoNdpReachesTheInstance() throws Exception {
+        Options o = Options.parse(new String[] {"--no-dhcp", "--no-dhcpv6", "--no-ra", "--dhcp-dns", "--no-dhcp-search"});
+        assertEquals(null, o.ns.get("ndp"));
+        assertEquals("false", Options.parse(new String[] {"--no-ndp"}).ns.get("ndp"));
+    }
 }

@@ -40,6 +40,8 @@ import org.osgi.service.component.annotations.Component;
  * address towards the guest, the source of advertisements (passt's {@code
  * our_tap_ll}; without it the solicited target is the source). An invalid
  * value counts {@code addrconf.config.invalid} and is treated as absent.
+ * {@code ndp} = {@code false} (pasta's {@code --no-ndp}) leaves neighbour
+ * solicitations unanswered, counted as {@code addrconf.ndp.ignored.disabled}.
  *
  * <p><b>ICMPv6.</b> Packet type 58 brings all ICMPv6 here, echo requests
  * included; until the core routes NDP types separately, anything that is
@@ -50,6 +52,8 @@ public final class AddrconfHandler implements ProtocolHandler {
     static final String GUEST_ADDRESS4 = "guest.address4";
     static final String GUEST_ADDRESS6 = "guest.address6";
     static final String OUR_ADDRESS6_LL = "our.address6.ll";
+    /** "false" turns the NDP responder off (pasta's --no-ndp); ARP is always answered, as in pasta. */
+    static final String NDP = "ndp";
     private static final int ICMPV6 = 58;
 
     /** Per-instance derived state; written in attach, read on that instance's loop thread. */
@@ -137,6 +141,10 @@ public final class AddrconfHandler implements ProtocolHandler {
             counters.inc(s.ndpNoDevice);
             return;
         }
+        if (!s.ndpEnabled) {
+            counters.inc(s.ndpDisabled);
+            return;
+        }
         int off = dev.reserve(NdpResponder.REPLY_LENGTH);
         int r = NdpResponder.reply(in, batch.frameOffset(i), batch.l3Offset(i), batch.l4Offset(i),
             batch.l4Length(i), dev.buffer(), off, off < 0 ? 0 : NdpResponder.REPLY_LENGTH, dev.ourMac(),
@@ -151,7 +159,9 @@ public final class AddrconfHandler implements ProtocolHandler {
 
     /** Counter ids and configured addresses of one instance: all recomputable from the instance. */
     static final class PerInstance {
-        final int arpReplied, arpNoDevice, ndpAdvertised, ndpNoDevice, ndpNotIpv6;
+        final int arpReplied, arpNoDevice, ndpAdvertised, ndpNoDevice, ndpNotIpv6, ndpDisabled;
+        /** False with pasta's --no-ndp (instance property {@code ndp} = false): no neighbour advertisements. */
+        final boolean ndpEnabled;
         final int[] arpIgnored = new int[ArpResponder.reasons()];
         final int[] ndpIgnored = new int[NdpResponder.reasons()];
         final long guest4;
@@ -168,9 +178,11 @@ public final class AddrconfHandler implements ProtocolHandler {
                 ndpIgnored[r] = c.register("addrconf.ndp.ignored." + NdpResponder.reason(-r));
             ndpNoDevice = c.register("addrconf.ndp.ignored.no-device");
             ndpNotIpv6 = c.register("addrconf.ndp.ignored.not-ipv6");
+            ndpDisabled = c.register("addrconf.ndp.ignored.disabled");
             int invalid = c.register("addrconf.config.invalid");
 
             Map<String, Object> p = instance.properties();
+            ndpEnabled = p == null || !"false".equals(String.valueOf(p.get(NDP)));
             Object v4 = p == null ? null : p.get(GUEST_ADDRESS4);
             long g4 = parse4(v4);
             if (v4 != null && g4 == ArpResponder.UNKNOWN)

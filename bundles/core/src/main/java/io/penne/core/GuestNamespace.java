@@ -103,6 +103,8 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
         try (Netlink ns = Netlink.open()) {
             int lo = ns.linkIndex("lo");
             check(lo < 0 ? lo : ns.linkUp(lo), ns, "bring up lo");
+            if (c.isNew())
+                reuseTimeWaitPorts();
             int ifi = tap.ifindex();
             if (c.mac() != null)
                 check(ns.linkSetMac(ifi, c.mac()), ns, "set the MAC address of " + tap.name());
@@ -124,6 +126,22 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
                 check(ns.linkSetFlags(ifi, 0, IFF_NOARP), ns, "re-enable neighbour discovery on " + tap.name());
             }
         }
+    }
+
+    /**
+     * In a namespace penne creates, lets outgoing connections reuse ports held by TIME_WAIT
+     * sockets (tcp_tw_reuse 1, with timestamps, after a second) for any destination, not only
+     * loopback (the default 2). Why: a connection spliced from the host's loopback is connected
+     * inside the namespace to the guest's own address, as pasta does (so services listening only
+     * on the namespace's loopback are not exposed), and penne's socket there closes first when the
+     * host client does. Its TIME_WAIT then holds the port for 60 s, and with the default the kernel
+     * may not reuse it for a non-loopback destination: at a few thousand connections a second,
+     * connect() spent most of penne's time scanning for a free port (CRR 0.70x pasta), and the
+     * range would run out after about ten seconds. A namespace penne only joins is left alone.
+     */
+    private static void reuseTimeWaitPorts() {
+        if (!io.penne.linux.Sysctl.write("net/ipv4/tcp_tw_reuse", "1"))
+            LOG.log(Level.DEBUG, "cannot set net.ipv4.tcp_tw_reuse in the namespace");
     }
 
     private static void check(int rc, Netlink nl, String what) {

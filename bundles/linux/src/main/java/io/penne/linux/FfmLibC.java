@@ -73,14 +73,14 @@ final class FfmLibC {
     private static final MethodHandle WRITE = handle("write", J, I, J, J);
     private static final MethodHandle READV = handle("readv", J, I, J, I);
     private static final MethodHandle WRITEV = handle("writev", J, I, J, I);
-    private static final MethodHandle FCNTL = handle("fcntl", I, I, I, J);
+    private static final MethodHandle FCNTL = variadic("fcntl", 2, I, I, I, J);
     private static final MethodHandle PIPE2 = handle("pipe2", I, J, I);
     private static final MethodHandle SPLICE = handle("splice", J, I, J, I, J, J, I);
     private static final MethodHandle DUP = handle("dup", I, I);
     private static final MethodHandle DUP2 = handle("dup2", I, I, I);
     private static final MethodHandle DUP3 = handle("dup3", I, I, I, I);
-    private static final MethodHandle OPEN = handle("open", I, J, I, I);
-    private static final MethodHandle IOCTL = handle("ioctl", I, I, J, J);
+    private static final MethodHandle OPEN = variadic("open", 2, I, J, I, I);
+    private static final MethodHandle IOCTL = variadic("ioctl", 2, I, I, J, J);
     private static final MethodHandle SOCKET = handle("socket", I, I, I, I);
     private static final MethodHandle BIND = handle("bind", I, I, J, I);
     private static final MethodHandle LISTEN = handle("listen", I, I, I);
@@ -125,10 +125,15 @@ final class FfmLibC {
     }
 
     private static MethodHandle handle(String name, Class<?> ret, Class<?>... params) {
+        return variadic(name, -1, ret, params);
+    }
+
+    /** A C function whose parameters from index {@code firstVariadic} on are the "..." (-1: none). */
+    private static MethodHandle variadic(String name, int firstVariadic, Class<?> ret, Class<?>... params) {
         if (SETUP == null || SETUP.failed != null)
             return null;
         try {
-            return SETUP.downcall(name, ret, params);
+            return SETUP.downcall(name, firstVariadic, ret, params);
         } catch (Throwable t) {
             SETUP.failed = "cannot bind " + name + ": " + t;
             return null;
@@ -169,7 +174,7 @@ final class FfmLibC {
     private static final class Setup {
         final Object linker, lookup, captureOption, captureLayout, jint, jlong;
         final Class<?> memorySegment, memoryLayout, functionDescriptor, option;
-        final Method find, downcallHandle, of, ofAuto, allocate, asByteBuffer;
+        final Method find, downcallHandle, of, ofAuto, allocate, asByteBuffer, firstVariadicArg;
         final int errnoOffset;
         final MethodHandle errnoSegment;
         volatile String failed;
@@ -193,6 +198,7 @@ final class FfmLibC {
             of = functionDescriptor.getMethod("of", memoryLayout, layoutArray);
             captureOption = option.getMethod("captureCallState", String[].class).invoke(null, (Object) new String[] {"errno"});
             captureLayout = option.getMethod("captureStateLayout").invoke(null);
+            firstVariadicArg = option.getMethod("firstVariadicArg", int.class);
             Object errnoPath = Array.newInstance(pathElement, 1);
             Array.set(errnoPath, 0, pathElement.getMethod("groupElement", String.class).invoke(null, "errno"));
             errnoOffset = (int) (long) memoryLayout.getMethod("byteOffset", errnoPath.getClass()).invoke(captureLayout, errnoPath);
@@ -223,15 +229,18 @@ final class FfmLibC {
         }
 
         /** {@code name}'s downcall handle, of type (params)ret, errno captured into the thread's segment. */
-        MethodHandle downcall(String name, Class<?> ret, Class<?>... params) throws ReflectiveOperationException {
+        MethodHandle downcall(String name, int firstVariadic, Class<?> ret, Class<?>... params)
+                throws ReflectiveOperationException {
             Object symbol = ((Optional<?>) find.invoke(lookup, name))
                     .orElseThrow(() -> new NoSuchMethodException("no symbol " + name));
             Object layouts = Array.newInstance(memoryLayout, params.length);
             for (int i = 0; i < params.length; i++)
                 Array.set(layouts, i, layout(params[i]));
             Object descriptor = of.invoke(null, layout(ret), layouts);
-            Object options = Array.newInstance(option, 1);
+            Object options = Array.newInstance(option, firstVariadic < 0 ? 1 : 2);
             Array.set(options, 0, captureOption);
+            if (firstVariadic >= 0)
+                Array.set(options, 1, firstVariadicArg.invoke(null, firstVariadic));
             MethodHandle raw = (MethodHandle) downcallHandle.invoke(linker, symbol, descriptor, options);
             // raw: (MemorySegment capture, params...) ret; supply the capture segment ourselves.
             return MethodHandles.foldArguments(raw, errnoSegment);

@@ -38,8 +38,9 @@ import com.sun.jna.Native;
  * are declared here with their one optional argument fixed ({@code long} for
  * fcntl's and ioctl's, {@code int} for open's mode), which is
  * call-compatible on the SysV x86_64 and Linux AArch64 ABIs (variadic integer
- * arguments travel in the same registers as fixed ones). The other calls are
- * not variadic.
+ * arguments travel in the same registers as fixed ones) for JNA; the FFM
+ * binding links them as variadic ({@code firstVariadicArg}). The other calls
+ * are not variadic.
  *
  * <p>Callers outside this package should prefer {@link Sys}, which turns the
  * -1/errno convention into a single {@code -errno} result. All functions are

@@ -7,7 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Reads {@code /proc/sys} values. Not with {@code Files.readString} or
+ * Reads and writes {@code /proc/sys} values. Not read with {@code Files.readString} or
  * {@code Files.readAllBytes}: they trust the file size, which procfs does not
  * report reliably (seen on this project's 6.18 CI kernel: "1" for a
  * {@code tcp_rto_max_ms} of 120000); a stream read to its end gets the whole
@@ -23,6 +23,20 @@ public final class Sysctl {
             return new String(in.readAllBytes(), StandardCharsets.US_ASCII).trim();
         } catch (IOException | RuntimeException e) {
             return null;
+        }
+    }
+
+    /**
+     * Writes {@code value} to {@code /proc/sys/NAME}; false if that fails. Network sysctls apply
+     * to the network namespace of the calling thread (call from a {@link NetnsThread} for a
+     * namespace's own).
+     */
+    public static boolean write(String name, String value) {
+        try {
+            Files.writeString(Path.of("/proc/sys", name), value, StandardCharsets.US_ASCII);
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 
