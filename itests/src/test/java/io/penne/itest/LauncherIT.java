@@ -275,6 +275,9 @@ class LauncherIT {
             assertTrue(Files.exists(sock) && Files.exists(pid), "ready when it returns");
             Result links = Dist.run(30, List.of("ip", "-n", name, "-o", "link", "show"));
             assertTrue(links.out().contains("state UP") || links.out().contains("UNKNOWN"), links.toString());
+            // Only a namespace penne creates gets tcp_tw_reuse 1 (see NamespaceSpliceIT); this one keeps its own.
+            Result reuse = Dist.run(30, List.of("ip", "netns", "exec", name, "cat", "/proc/sys/net/ipv4/tcp_tw_reuse"));
+            assertEquals("2", reuse.out().trim(), reuse.toString());
             long p = Long.parseLong(Files.readString(pid).trim());
             assertEquals(0, Dist.run(30, List.of("ip", "netns", "del", name)).status());
             ProcessHandle.of(p).ifPresent(ph -> ph.onExit().orTimeout(10, TimeUnit.SECONDS).join());

@@ -429,6 +429,53 @@ class NamespaceSpliceIT {
         assertTrue(r.out().contains("later later"), r.toString());
     }
 
+    /**
+     * A splice from the host's loopback connects inside the namespace to the guest's own address,
+     * and penne's socket there closes first, so each connection leaves a TIME_WAIT on one of the
+     * namespace's ephemeral ports. penne's namespace lets connect() reuse those after a second
+     * (tcp_tw_reuse 1); with the kernel's default (loopback destinations only) the range runs out.
+     * The namespace narrows its range to 200 ports, and 320 connections at 80 a second must all work.
+     */
+    @Test
+    void splicedConnectionsReuseTheirTimeWaitPortsInTheNamespace() throws Exception {
+        Path ready = tmp.resolve("ready-tw");
+        Path done = tmp.resolve("done-tw");
+        Path py = script("tw.py", String.join("\n",
+            "open('/proc/sys/net/ipv4/ip_local_port_range', 'w').write('40000 40199')",
+            "print('tw_reuse', open('/proc/sys/net/ipv4/tcp_tw_reuse').read().strip(), flush=True)",
+            "serve(4, 6241)",
+            "open('" + ready + "', 'w').write('x')",
+            "while not os.path.exists('" + done + "'): time.sleep(0.1)",
+            ""));
+        Process penne = new ProcessBuilder(Dist.penne("-t", "6241", "-T", "none", "-4", "--", "python3",
+            py.toString())).redirectErrorStream(true).redirectOutput(tmp.resolve("penne-tw.out").toFile())
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        int ok = 0;
+        try {
+            Dist.awaitFile(ready, 60_000);
+            long start = System.nanoTime();
+            for (int i = 0; i < 320; i++) {
+                long due = start + i * 12_500_000L;
+                long wait = due - System.nanoTime();
+                if (wait > 0)
+                    Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                try {
+                    if (echo("127.0.0.1", 6241, "tw").equals("tw"))
+                        ok++;
+                } catch (IOException e) {
+                    // counted as a failure below
+                }
+            }
+        } finally {
+            Files.writeString(done, "x");
+            if (!penne.waitFor(30, TimeUnit.SECONDS))
+                penne.destroyForcibly();
+        }
+        String out = Files.readString(tmp.resolve("penne-tw.out"));
+        assertEquals(320, ok, "spliced connections that worked; " + out);
+        assertTrue(out.contains("tw_reuse 1"), out);
+    }
+
     /** --host-lo-to-ns-lo: a service bound to the namespace's loopback only is reachable; without it, it is not. */
     @Test
     void hostLoopbackToNamespaceLoopbackOnlyWhenAsked() throws Exception {
