@@ -391,6 +391,8 @@ class NamespaceSpliceIT {
             Result stats = Dist.run(30, Dist.ctl(sock.toString(), "penne:stats"));
             assertTrue(!stats.out().matches("(?s).*tcp\\.conn\\.accepted\\s+[1-9].*"), "no tap path: " + stats);
             assertTrue(stats.out().matches("(?s).*splice\\.conn\\.connect_failed\\s+1\\n.*"), stats.toString());
+            // Emptied pipes of closed connections went back to the pool (the killed stream's did not).
+            assertTrue(stats.out().matches("(?s).*splice\\.pipes\\.recycled\\s+[1-9].*"), stats.toString());
         } finally {
             Files.writeString(done, "x");
             if (!penne.waitFor(30, TimeUnit.SECONDS))

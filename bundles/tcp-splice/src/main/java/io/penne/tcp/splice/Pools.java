@@ -18,8 +18,9 @@ import io.penne.linux.Sys;
  * (see {@link SpliceHandler}); an empty one is refilled on the spot. Pipes
  * have no namespace, but {@code pipe2} and {@code F_SETPIPE_SZ} are two
  * system calls per pipe that an accept need not pay, so they are pooled too.
- * Pipes are never returned to the pool: one that was used may still hold
- * bytes, and draining it could block.
+ * A closed connection's pipe goes back to the pool only if it is empty, by
+ * penne's count and by {@code FIONREAD}; one that still holds bytes is
+ * closed (draining it could block), as passt closes all of them.
  *
  * <p>The pipe size is probed once per JVM, as passt does: the largest size
  * up to {@value #MAX_PIPE_SIZE} that {@value #SIZE} pipes in a row accept
@@ -31,6 +32,8 @@ final class Pools {
     static final int SIZE = 32;
     /** Refill when fewer than this many are left. */
     static final int LOW = SIZE / 2;
+    /** ioctl: bytes readable now (asm-generic/ioctls.h). */
+    private static final long FIONREAD = 0x541B;
     /** Largest pipe size tried (passt's MAX_PIPE_SIZE). */
     static final int MAX_PIPE_SIZE = 8 << 20;
 
@@ -46,7 +49,7 @@ final class Pools {
     final int pipeSizeBytes;
     /** Gauges: descriptors in the pools now (so fd counts can be checked from outside). */
     private final Counters counters;
-    private final int gPipes, gSock4, gSock6;
+    private final int gPipes, gSock4, gSock6, cRecycled;
     private int shownPipes, shownSock4, shownSock6;
 
     Pools(GuestNamespace ns, boolean v4, boolean v6, Counters counters) {
@@ -58,6 +61,7 @@ final class Pools {
         gPipes = counters.register("splice.pool.pipes");
         gSock4 = counters.register("splice.pool.sockets4");
         gSock6 = counters.register("splice.pool.sockets6");
+        cRecycled = counters.register("splice.pipes.recycled");
     }
 
     /** Brings the gauges up to date. */
@@ -175,6 +179,24 @@ final class Pools {
             pipeW[nPipes] = w;
             nPipes++;
         }
+    }
+
+    /**
+     * Takes back the pipe of a closed connection if it is empty, by penne's count ({@code pending}
+     * 0) and by the kernel's ({@code FIONREAD} 0), and the pool has room: one ioctl instead of the
+     * pipe2, F_SETPIPE_SZ and two closes (and the kernel's buffer ring allocation) that replacing it
+     * costs. False if the caller must close it.
+     */
+    boolean recyclePipe(int r, int w, long pending) {
+        if (pending != 0 || nPipes >= SIZE)
+            return false;
+        if (Sys.ioctl(r, FIONREAD, scratch, 0, 4) < 0 || scratch.getInt(0) != 0)
+            return false;
+        pipeR[nPipes] = r;
+        pipeW[nPipes] = w;
+        nPipes++;
+        counters.inc(cRecycled);
+        return true;
     }
 
     /** Closes everything still pooled. */

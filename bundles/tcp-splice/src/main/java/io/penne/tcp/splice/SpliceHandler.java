@@ -461,7 +461,7 @@ public final class SpliceHandler implements ProtocolHandler {
                 return false;
         }
         for (int i = 0; i < 2; i++) {
-            if (d.pipeR[i] >= 0) {
+            if (d.pipeR[i] >= 0 && (c == null || !c.pools.recyclePipe(d.pipeR[i], d.pipeW[i], d.pending[i]))) {
                 Sys.close(d.pipeR[i]);
                 Sys.close(d.pipeW[i]);
             }
@@ -472,8 +472,10 @@ public final class SpliceHandler implements ProtocolHandler {
             }
         }
         d.reset();
-        if (c != null)
+        if (c != null) {
+            c.pools.publish();
             c.inc(c.cFreed);
+        }
         return true;
     }
 
