@@ -211,6 +211,21 @@ class AddrconfHandlerTest {
     }
 
     @Test
+    void noNdpLeavesSolicitationsUnansweredButStillAnswersArp() {
+        AddrconfHandler h = new AddrconfHandler();
+        FakeInstance inst = new FakeInstance();
+        inst.properties.put("guest.address4", "10.0.2.15");
+        inst.properties.put("ndp", "false"); // --no-ndp
+        h.attach(inst, false);
+        h.packets(inst, new FakeBatch().arp(Frames.arpRequest("0a00020f", "0a000202"))
+            .icmp6(ns(NdpResponderTest.GUEST_LL, NdpResponderTest.TARGET)));
+        assertEquals(1, ((FakeDevice) inst.device).sent.size(), "only the ARP reply");
+        assertEquals(1, inst.counters.get("addrconf.arp.replied"));
+        assertEquals(0, inst.counters.get("addrconf.ndp.advertised"));
+        assertEquals(1, inst.counters.get("addrconf.ndp.ignored.disabled"));
+    }
+
+    @Test
     void noDeviceIsCounted() {
         AddrconfHandler h = new AddrconfHandler();
         FakeInstance inst = new FakeInstance();
