@@ -288,6 +288,46 @@ class LauncherIT {
         }
     }
 
+    /**
+     * --no-udp and --no-icmp, as pasta: the namespace's UDP datagrams and pings to the host are
+     * dropped and counted (drop.protocol_disabled), while TCP still works.
+     */
+    @Test
+    void noUdpAndNoIcmpDropThoseProtocolsAndCountThem() throws Exception {
+        assumeTrue(Dist.run(10, List.of("sh", "-c", "command -v python3")).status() == 0, "no python3");
+        Path sock = tmp.resolve("noproto.sock");
+        markers.add(sock.toString());
+        Path py = tmp.resolve("noproto.py");
+        Files.writeString(py, String.join("\n",
+            "import socket, struct, subprocess, sys",
+            "gw = subprocess.run(['ip', 'route', 'show', 'default'], capture_output=True, text=True).stdout.split()[2]",
+            "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+            "for i in range(5): u.sendto(b'x', (gw, 9))",
+            "r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); r.settimeout(1)",
+            "pkt = struct.pack('!BBHHH', 8, 0, 0, 0x5151, 1) + b'penne'",
+            "b = pkt + b'\\0'; c = sum(struct.unpack('!%dH' % (len(b) // 2), b)); c = (c >> 16) + (c & 0xffff); c += c >> 16",
+            "r.sendto(pkt[:2] + struct.pack('!H', ~c & 0xffff) + pkt[4:], (gw, 0))",
+            "try:",
+            "    while r.recv(2000)[20] != 0: pass",
+            "    print('ping answered')",
+            "except socket.timeout:",
+            "    print('ping dropped')",
+            "sys.stdout.flush()",
+            "subprocess.run([sys.argv[1], sys.argv[2], 'penne:stats'])",
+            ""));
+        Result r = Dist.run(60, Dist.penne("-c", sock.toString(), "--no-udp", "--no-icmp", "-t", "none", "-T",
+            "none", "--", "python3", py.toString(), Dist.CTL.toString(), sock.toString()));
+        assertEquals(0, r.status(), r.toString());
+        assertTrue(r.out().contains("ping dropped"), r.toString());
+        // 5 datagrams and the ping, plus whatever ICMPv6 the namespace sends by itself (MLD reports)
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("drop\\.protocol_disabled\\s+(\\d+)").matcher(r.out());
+        assertTrue(m.find() && Integer.parseInt(m.group(1)) >= 6, r.toString());
+        // Without the switches the same ping is answered.
+        Result on = Dist.run(60, Dist.penne("-c", sock.toString(), "-t", "none", "-T", "none", "--", "python3",
+            py.toString(), Dist.CTL.toString(), sock.toString()));
+        assertTrue(on.out().contains("ping answered"), on.toString());
+    }
+
     @Test
     void stopFromShellEndsProcessAndCommand() throws Exception {
         Path sock = tmp.resolve("stop.sock");

@@ -82,7 +82,10 @@ final class Options {
             "outbound-if4", "outbound-if6", "fqdn",
             "repair-path", "stats"})
             spec(n, shortOf(n), true, false);
-        for (String n : new String[] {"no-tcp", "no-udp", "no-icmp",
+        spec("no-tcp", (char) 0, false, true);
+        spec("no-udp", (char) 0, false, true);
+        spec("no-icmp", (char) 0, false, true);
+        for (String n : new String[] {
             "splice-only", "freebind", "one-off", "no-copy-routes",
             "no-copy-addrs", "netns-only", "vhost-user", "print-capabilities", "migrate-exit",
             "migrate-no-linger", "chroot-fallback"})
@@ -135,6 +138,8 @@ final class Options {
     final java.util.Map<String, String> ns = new java.util.LinkedHashMap<>();
     /** Whether -t was given (without it, pasta forwards "auto"). */
     private boolean tcpPortsGiven;
+    /** --no-tcp, --no-udp: the protocol's frames are dropped and nothing is forwarded for it. */
+    private boolean noTcp, noUdp;
     String netnsTarget;
     boolean noNetnsQuit;
     final List<String> command = new ArrayList<>();
@@ -197,9 +202,37 @@ final class Options {
         while (i < args.length)
             o.command.add(args[i++]);
         o.validate();
+        o.disableProtocols();
         if (!o.tcpPortsGiven)
             o.ns.put("tcp.forward", "auto"); // pasta's default for -t
         return o;
+    }
+
+    /**
+     * --no-tcp / --no-udp, as pasta: the core drops the protocol's frames from the guest (instance
+     * property {@code tcp} or {@code udp} = false), no port of it is forwarded (the -t/-T or -u/-U
+     * defaults become none), and asking for a forward of a disabled protocol is an error.
+     */
+    private void disableProtocols() throws UsageException {
+        if (noTcp) {
+            if (forwards("tcp.forward") || forwards("tcp.ns_forward"))
+                throw new UsageException("option '--no-tcp': TCP ports are forwarded with -t/-T, but TCP is disabled");
+            ns.put("tcp", "false");
+            tcpPortsGiven = true; // no "auto" default
+            ns.put("tcp.ns_forward", "none");
+        }
+        if (noUdp) {
+            if (forwards("udp.forward") || forwards("udp.ns_forward"))
+                throw new UsageException("option '--no-udp': UDP ports are forwarded with -u/-U, but UDP is disabled");
+            ns.put("udp", "false");
+            ns.put("udp.forward", "none");
+            ns.put("udp.ns_forward", "none");
+        }
+    }
+
+    private boolean forwards(String property) {
+        String v = ns.get(property);
+        return v != null && !v.equals("none");
     }
 
     private static Spec findLong(String name, String arg) throws UsageException {
@@ -292,6 +325,9 @@ final class Options {
                 break;
             case "runas": runas(value, spelled); break;
             case "no-ndp": ns.put("ndp", "false"); break;
+            case "no-tcp": noTcp = true; break;
+            case "no-udp": noUdp = true; break;
+            case "no-icmp": ns.put("icmp", "false"); ns.put("ndp", "false"); break; // pasta: implies --no-ndp
             case "no-dhcp": case "no-dhcpv6": case "no-ra": case "dhcp-dns": case "no-dhcp-dns": case "dhcp-search":
             case "no-dhcp-search":
                 break;

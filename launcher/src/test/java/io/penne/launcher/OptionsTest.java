@@ -125,4 +125,24 @@ class OptionsTest {
         assertEquals(null, o.ns.get("ndp"));
         assertEquals("false", Options.parse(new String[] {"--no-ndp"}).ns.get("ndp"));
     }
+
+    @Test
+    void noTcpNoUdpNoIcmpDisableTheProtocolAndItsForwards() throws Exception {
+        Options o = Options.parse(new String[] {"--no-tcp", "--no-udp", "--no-icmp"});
+        assertEquals("false", o.ns.get("tcp"));
+        assertEquals("false", o.ns.get("udp"));
+        assertEquals("false", o.ns.get("icmp"));
+        assertEquals("false", o.ns.get("ndp"), "--no-icmp implies --no-ndp, as in pasta");
+        assertEquals(null, o.ns.get("tcp.forward"), "no -t auto default");
+        assertEquals("none", o.ns.get("tcp.ns_forward"));
+        assertEquals("none", o.ns.get("udp.forward"));
+        assertEquals("none", o.ns.get("udp.ns_forward"));
+        Options.parse(new String[] {"--no-tcp", "-t", "none", "-T", "none"});
+        for (String[] bad : new String[][] {{"--no-tcp", "-t", "80"}, {"-T", "8080", "--no-tcp"},
+            {"--no-udp", "-u", "53"}, {"-U", "53", "--no-udp"}}) {
+            UsageException e = assertThrows(UsageException.class, () -> Options.parse(bad));
+            assertTrue(e.getMessage().startsWith("option '--no-") && e.getMessage().contains("disabled"),
+                e.getMessage());
+        }
+    }
 }

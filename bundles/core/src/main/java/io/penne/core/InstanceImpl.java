@@ -80,7 +80,12 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
     private final ProtocolHandler[] ownerByPacketType = new ProtocolHandler[PacketBatch.TYPES];
     private final Ingress ingress;
     private TapEgress egress;
-    private final int cNoHandler;
+    private final int cNoHandler, cDisabled;
+    /**
+     * Packet types dropped whatever handler owns them: pasta's --no-tcp, --no-udp, --no-icmp
+     * (instance properties {@code tcp}, {@code udp}, {@code icmp} = false).
+     */
+    private final boolean[] disabledPacketType;
     private final int cDeviceErrors;
     private final int cAbandoned;
     /** Scratch for {@link #abandon}'s setsockopt, made on first use. */
@@ -108,6 +113,8 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
         this.cFlowFull = counters.register("drop.flow_table_full");
         counters.register("events.core.wake");
         this.cNoHandler = counters.register("drop.no_handler");
+        this.cDisabled = counters.register("drop.protocol_disabled");
+        this.disabledPacketType = disabledPacketTypes(properties);
         this.cDeviceErrors = counters.register("device.errors");
         this.cAbandoned = counters.register("flows.abandoned");
         this.graceNanos = TimeUnit.SECONDS.toNanos(graceSeconds(properties));
@@ -309,8 +316,20 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
         }
     }
 
+    private static boolean[] disabledPacketTypes(Map<String, Object> p) {
+        boolean[] off = new boolean[PacketBatch.TYPES];
+        off[6] = "false".equals(String.valueOf(p.get("tcp")));
+        off[17] = "false".equals(String.valueOf(p.get("udp")));
+        off[1] = off[58] = "false".equals(String.valueOf(p.get("icmp"))); // 58: ICMPv6 other than NDP
+        return off;
+    }
+
     @Override
     public void deliver(int type, PacketBatch batch) {
+        if (disabledPacketType[type]) {
+            counters.add(cDisabled, batch.size());
+            return;
+        }
         ProtocolHandler h = ownerByPacketType[type];
         if (h == null) {
             counters.add(cNoHandler, batch.size());
