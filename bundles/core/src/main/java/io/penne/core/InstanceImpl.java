@@ -41,6 +41,12 @@ import java.util.concurrent.TimeUnit;
  * silenced and the event counted as dropped. Exceptions from handlers are
  * caught, counted and logged (rate-limited), and never end the loop.
  *
+ * <p>Per packet batch from the guest: the batch goes to the owner of its
+ * packet type, or is counted as {@code drop.no_handler}; a type the instance
+ * has disabled (pasta's {@code --no-tcp}, {@code --no-udp}, {@code --no-icmp}:
+ * properties {@code tcp}, {@code udp}, {@code icmp} = false) is counted as
+ * {@code drop.protocol_disabled} whatever handler owns it.
+ *
  * <p>Once per cycle the flow table's deferred scan runs; every
  * {@value #FLOW_TIMER_MS} ms it is a timer scan. Flows whose type has no
  * handler are kept as they are for a grace period (instance property
