@@ -14,46 +14,16 @@
 # Usage: bench/splice.sh [SECONDS]   (default 5 per test; ports PORT_BASE+1..+4, default 5330)
 set -u
 DUR=${1:-5}
-root=$(cd "$(dirname "$0")/.." && pwd)
-PENNE=$root/launcher/target/penne/bin/penne
-[ -x "$PENNE" ] || { echo "build first: mvn -DskipTests package" >&2; exit 1; }
-command -v iperf3 >/dev/null && command -v pasta >/dev/null || {
-    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iperf3 passt >/dev/null; }
-command -v python3 >/dev/null || { echo "python3 needed for RR/CRR" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 PB=${PORT_BASE:-5330}
 P_OUT=$((PB + 1)); P_RR_OUT=$((PB + 2)); P_IN=$((PB + 3)); P_RR_IN=$((PB + 4))
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
-cat > "$work/rr.py" <<'PY'
-import socket, sys, time, threading
-mode, host, port, dur = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-if mode == "server":
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((host, port)); s.listen(512)
-    def serve(c):
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        while True:
-            b = c.recv(1)
-            if not b: break
-            c.sendall(b)
-        c.close()
-    while True:
-        c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
-n = 0; end = time.time() + dur
-if mode == "rr":
-    c = socket.create_connection((host, port)); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    while time.time() < end:
-        c.sendall(b"x"); c.recv(1); n += 1
-else:
-    while time.time() < end:
-        c = socket.create_connection((host, port)); c.sendall(b"x"); c.recv(1); c.close(); n += 1
-print(int(n / dur))
-PY
 # Host-side servers for splice-out and the loopback reference.
 iperf3 -s -B 127.0.0.1 -p $P_OUT >/dev/null 2>&1 & pids+=($!)
-python3 "$work/rr.py" server 127.0.0.1 $P_RR_OUT 0 & pids+=($!)
+python3 "$root/bench/tcp_rr.py" server 127.0.0.1 $P_RR_OUT 0 & pids+=($!)
 sleep 0.5
 gbps() { python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' 2>/dev/null || echo fail; }
 
@@ -69,24 +39,24 @@ tests() {
         done
     done
     for mode in rr crr; do
-        echo "out-$mode $($run_out python3 "$work/rr.py" $mode 127.0.0.1 $P_RR_OUT $DUR)"
-        [ "$in" = 1 ] && echo "in-$mode $(python3 "$work/rr.py" $mode 127.0.0.1 $P_RR_IN $DUR)"
+        echo "out-$mode $($run_out python3 "$root/bench/tcp_rr.py" $mode 127.0.0.1 $P_RR_OUT $DUR)"
+        [ "$in" = 1 ] && echo "in-$mode $(python3 "$root/bench/tcp_rr.py" $mode 127.0.0.1 $P_RR_IN $DUR)"
     done
 }
 NSPID=
-inns() { nsenter -t "$NSPID" -U -n --preserve-credentials -- "$@" 2>/dev/null || nsenter -t "$NSPID" -n -- "$@"; }
+in_nspid() { nsenter -t "$NSPID" -U -n --preserve-credentials -- "$@" 2>/dev/null || nsenter -t "$NSPID" -n -- "$@"; }
 onhost() { "$@"; }
 # The namespace command's PID as the host sees it: a descendant of the translator (pasta may run
 # it as the init of a new PID namespace, where its own $$ would be 1).
 desc() { local p; for p in $(pgrep -P "$1"); do echo "$p"; desc "$p"; done; }
-nscmd() { local p; for p in $(desc "$1"); do grep -q "$work/rr.py" "/proc/$p/cmdline" 2>/dev/null \
+nscmd() { local p; for p in $(desc "$1"); do grep -q "$root/bench/tcp_rr.py" "/proc/$p/cmdline" 2>/dev/null \
     && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sh ] && { echo "$p"; return; }; done; }
 
 # peer NAME: a translator with -t and -T whose namespace runs the splice-in servers; all tests; stop.
 peer() {
     local name=$1 tr i
     local opts=(-f --config-net -t $P_IN,$P_RR_IN -T $P_OUT,$P_RR_OUT -u none -U none)
-    local cmd="iperf3 -s -p $P_IN >/dev/null 2>&1 & python3 $work/rr.py server 0.0.0.0 $P_RR_IN 0 & wait"
+    local cmd="iperf3 -s -p $P_IN >/dev/null 2>&1 & python3 $root/bench/tcp_rr.py server 0.0.0.0 $P_RR_IN 0 & wait"
     if [ "$name" = pasta ]; then
         pasta --runas 0 "${opts[@]}" -- sh -c "$cmd" >/dev/null 2>&1 &
     else
@@ -97,7 +67,7 @@ peer() {
     for i in $(seq 100); do NSPID=$(nscmd $tr); [ -n "$NSPID" ] && break; sleep 0.1; done
     [ -n "$NSPID" ] || { echo "$name: namespace command not found" >&2; kill $tr; return 1; }
     sleep 2
-    tests inns 1 > "$work/$name.txt"
+    tests in_nspid 1 > "$work/$name.txt"
     kill $(desc "$NSPID") "$NSPID" 2>/dev/null
     kill $tr 2>/dev/null; wait $tr 2>/dev/null
     sleep 1

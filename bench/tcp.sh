@@ -15,55 +15,15 @@
 # Usage: bench/tcp.sh [SECONDS]   (default 5 per test)
 set -u
 DUR=${1:-5}
-root=$(cd "$(dirname "$0")/.." && pwd)
-PENNE=$root/launcher/target/penne/bin/penne
-[ -x "$PENNE" ] || { echo "build first: mvn -DskipTests package" >&2; exit 1; }
-command -v iperf3 >/dev/null && command -v pasta >/dev/null || {
-    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iperf3 passt >/dev/null; }
-command -v python3 >/dev/null || { echo "python3 needed for RR/CRR" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 PORT=5301; RRPORT=5311   # below the ephemeral range (CRR leaves thousands of TIME_WAITs there)
 work=$(mktemp -d)
 cleanup() { kill $srv $rrsrv 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 iperf3 -s -B 127.0.0.1 -p $PORT >/dev/null 2>&1 & srv=$!
-cat > "$work/rr.py" <<'PY'
-import socket, sys, time, threading
-mode, host, port, dur = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-if mode == "server":
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((host, port)); s.listen(512)
-    def serve(c):
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        while True:
-            b = c.recv(1)
-            if not b: break
-            c.sendall(b)
-        c.close()
-    while True:
-        c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
-n = 0; end = time.time() + dur
-if mode == "rr":
-    c = socket.create_connection((host, port)); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    while time.time() < end:
-        c.sendall(b"x"); c.recv(1); n += 1
-else:
-    while time.time() < end:
-        c = socket.create_connection((host, port)); c.sendall(b"x"); c.recv(1); c.close(); n += 1
-print(int(n / dur))
-PY
-python3 "$work/rr.py" server 127.0.0.1 $RRPORT 0 & rrsrv=$!
+python3 "$root/bench/tcp_rr.py" server 127.0.0.1 $RRPORT 0 & rrsrv=$!
 sleep 0.5
 
-# run NAME MTU CMD...: runs the client command in the translator's namespace, prints its stdout
-inns() {
-    local name=$1 mtu=$2; shift 2
-    local mopt=(); [ "$mtu" != 65520 ] && mopt=(-m "$mtu")
-    if [ "$name" = pasta ]; then
-        pasta --runas 0 --config-net -t none -T none -u none -U none "${mopt[@]}" -- sh -c "$*"
-    else
-        "$PENNE" -t none -T none -u none -U none "${mopt[@]}" -- sh -c "$*"
-    fi
-}
 GW='$(ip route show default | awk "{print \$3}")'
 gbps() { python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' 2>/dev/null || echo fail; }
 printf '| path | pasta | penne | penne/pasta |\n|---|---|---|---|\n'
@@ -105,8 +65,8 @@ if [ -n "$HOST_IP" ]; then
     done
 fi
 for mode in rr crr; do
-    a=$(inns pasta 65520 "python3 $work/rr.py $mode $GW $RRPORT $DUR")
-    b=$(inns penne 65520 "python3 $work/rr.py $mode $GW $RRPORT $DUR")
+    a=$(inns pasta 65520 "python3 $root/bench/tcp_rr.py $mode $GW $RRPORT $DUR")
+    b=$(inns penne 65520 "python3 $root/bench/tcp_rr.py $mode $GW $RRPORT $DUR")
     r=$(python3 -c "print('%.2f' % ($b/$a))" 2>/dev/null || echo -)
     printf '| ns->host %s, per second | %s | %s | %s |\n' "$(echo $mode | tr a-z A-Z)" "$a" "$b" "$r"
 done

@@ -14,11 +14,7 @@
 # Usage: bench/udp.sh [SECONDS]   (default 5 per test)
 set -u
 DUR=${1:-5}
-root=$(cd "$(dirname "$0")/.." && pwd)
-PENNE=$root/launcher/target/penne/bin/penne
-[ -x "$PENNE" ] || { echo "build first: mvn -DskipTests package" >&2; exit 1; }
-command -v iperf3 >/dev/null && command -v pasta >/dev/null || {
-    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iperf3 passt >/dev/null; }
+. "$(dirname "$0")/lib.sh"
 PORT=7301; RRPORT=7311
 work=$(mktemp -d)
 cleanup() { kill $srv $rrsrv 2>/dev/null; rm -rf "$work"; }
@@ -46,16 +42,6 @@ PY
 python3 "$work/rr.py" server 127.0.0.1 $RRPORT 0 & rrsrv=$!
 sleep 0.5
 
-# inns NAME MTU CMD...: runs the client command in the translator's namespace, prints its stdout
-inns() {
-    local name=$1 mtu=$2; shift 2
-    local mopt=(); [ "$mtu" != 65520 ] && mopt=(-m "$mtu")
-    if [ "$name" = pasta ]; then
-        pasta --runas 0 --config-net -t none -T none -u none -U none "${mopt[@]}" -- sh -c "$*"
-    else
-        "$PENNE" -t none -T none -u none -U none "${mopt[@]}" -- sh -c "$*"
-    fi
-}
 GW='$(ip route show default | awk "{print \$3}")'
 # Receiver's rate in Gbit/s and the loss, from iperf3's JSON (sum_received where this iperf3 has it).
 rate() { python3 -c '

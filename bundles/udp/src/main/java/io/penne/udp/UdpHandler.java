@@ -474,9 +474,7 @@ public final class UdpHandler implements ProtocolHandler {
         int out = u.sock[to];
         boolean named = u.shared(to);
         for (int round = 0; round < ROUNDS; round++) {
-            for (int k = 0; k < BATCH; k++)
-                c.rxSlot(k, c.rxData.address() + (long) k * UdpCtx.MAX_DGRAM, UdpCtx.MAX_DGRAM, false);
-            int n = Sys.recvmmsg(fd, c.rxVec.address(), BATCH, Sockets.MSG_DONTWAIT);
+            int n = receiveIntoData(c, fd, false);
             if (n <= 0)
                 return;
             for (int k = 0; k < n; k++) {
@@ -510,11 +508,20 @@ public final class UdpHandler implements ProtocolHandler {
     }
 
     private static void drainDrop(UdpCtx c, int fd) {
-        for (int k = 0; k < BATCH; k++)
-            c.rxSlot(k, c.rxData.address() + (long) k * UdpCtx.MAX_DGRAM, UdpCtx.MAX_DGRAM, false);
-        int n = Sys.recvmmsg(fd, c.rxVec.address(), BATCH, Sockets.MSG_DONTWAIT);
+        int n = receiveIntoData(c, fd, false);
         if (n > 0)
             c.counters.add(c.cNoDevice, n);
+    }
+
+    /**
+     * Up to {@link #BATCH} datagrams from {@code fd} into the context's receive area, datagram
+     * {@code k} at {@code rxData + k * MAX_DGRAM} (with the sender's name if {@code names});
+     * returns recvmmsg's count or {@code -errno}.
+     */
+    private static int receiveIntoData(UdpCtx c, int fd, boolean names) {
+        for (int k = 0; k < BATCH; k++)
+            c.rxSlot(k, c.rxData.address() + (long) k * UdpCtx.MAX_DGRAM, UdpCtx.MAX_DGRAM, names);
+        return Sys.recvmmsg(fd, c.rxVec.address(), BATCH, Sockets.MSG_DONTWAIT);
     }
 
     /**
@@ -528,9 +535,7 @@ public final class UdpHandler implements ProtocolHandler {
         long now = inst.loop().now();
         Pif pif = inNs ? Pif.SPLICE : Pif.HOST;
         for (int round = 0; round < ROUNDS; round++) {
-            for (int k = 0; k < BATCH; k++)
-                c.rxSlot(k, c.rxData.address() + (long) k * UdpCtx.MAX_DGRAM, UdpCtx.MAX_DGRAM, true);
-            int n = Sys.recvmmsg(fd, c.rxVec.address(), BATCH, Sockets.MSG_DONTWAIT);
+            int n = receiveIntoData(c, fd, true);
             if (n <= 0)
                 return;
             for (int k = 0; k < n; k++) {
