@@ -203,7 +203,7 @@ public final class TcpHandler implements ProtocolHandler {
                 + " listening sockets: " + e.getMessage());
             return;
         }
-        c.auto = new TcpAutoForward(auto, files, c.ga4, c.ga6, io.penne.linux.Sysctl.ephemeralPorts());
+        c.auto = new TcpAutoForward(auto, files, c.nat.hasGuest(true), c.nat.hasGuest(false), io.penne.linux.Sysctl.ephemeralPorts());
         c.autoFiles = files;
         autoScan(c, inst);
     }
@@ -247,7 +247,7 @@ public final class TcpHandler implements ProtocolHandler {
                     continue;
                 for (int fam = 0; fam < 2; fam++) {
                     boolean v4 = fam == 0;
-                    if (bind != null ? InetAddr.isV4(bind[0], bind[1]) != v4 : !(v4 ? c.ga4 : c.ga6))
+                    if (bind != null ? InetAddr.isV4(bind[0], bind[1]) != v4 : !c.nat.hasGuest(v4))
                         continue;
                     int r = listenOne(c, inst, type, v4, bind, port, spec.target(port));
                     if (r >= 0) {
@@ -348,11 +348,11 @@ public final class TcpHandler implements ProtocolHandler {
         long oLo = v4 ? InetAddr.v4Lo(Sockets.addr4(a, 0)) : Sockets.addr6Lo(a, 0);
         int oPort = Sockets.port(a, 0);
         v4 = InetAddr.isV4(eHi, eLo); // a v4-mapped client on a dual-stack socket counts as IPv4
-        if (v4 ? !c.ga4 : !c.ga6) {
+        if (!c.nat.hasGuest(v4)) {
             refuse(c, s, c.cNoGuestAddr);
             return;
         }
-        long gHi = v4 ? c.ga4Hi : c.ga6Hi, gLo = v4 ? c.ga4Lo : c.ga6Lo;
+        long gHi = c.nat.guestHi(v4), gLo = c.nat.guestLo(v4);
         // ---- address translation (io.penne.api.flow.Nat, shared with UDP and ICMP) ----
         if (!c.nat.inbound(eHi, eLo)) {
             refuse(c, s, c.cNoGuestAddr);
@@ -1500,7 +1500,7 @@ public final class TcpHandler implements ProtocolHandler {
         long eLo = v4 ? InetAddr.v4Lo(Sockets.addr4(a, 0)) : Sockets.addr6Lo(a, 0);
         if (!(v4 ? (InetAddr.v4(eLo) >>> 24) == 127 : eHi == 0 && eLo == 1) || inst.namespace() == null
             || "false".equals(String.valueOf(inst.properties().get("tcp.splice")))
-            || (v4 ? !c.ga4 : !c.ga6) || !spliceBound(inst))
+            || !c.nat.hasGuest(v4) || !spliceBound(inst))
             return false;
         int ePort = Sockets.port(a, 0);
         if (s > EpollRef.MAX_FD || Sys.getsockname(s, a) < 0) {
@@ -1518,7 +1518,7 @@ public final class TcpHandler implements ProtocolHandler {
             return true;
         }
         flows.initiate(f, Pif.HOST, eHi, eLo, ePort, oHi, oLo, oPort);
-        flows.target(f, Pif.SPLICE, loToLo ? oHi : v4 ? c.ga4Hi : c.ga6Hi, loToLo ? oLo : v4 ? c.ga4Lo : c.ga6Lo,
+        flows.target(f, Pif.SPLICE, loToLo ? oHi : c.nat.guestHi(v4), loToLo ? oLo : c.nat.guestLo(v4),
             target, v4 ? InetAddr.V4_HI : 0, v4 ? InetAddr.v4Lo(0) : 0, 0);
         flows.setType(f, FlowType.TCP_SPLICE);
         io.penne.api.flow.SpliceConn d = f.data(io.penne.api.flow.SpliceConn.class,
@@ -1562,9 +1562,6 @@ public final class TcpHandler implements ProtocolHandler {
         final int listenType;
         /** Socket addresses from accept() and getsockname(). */
         final NativeBuffer addr = NativeBuffer.allocate(Sys.SOCKADDR_SCRATCH_SIZE);
-        /** The guest's addresses (inbound connections go there). */
-        final boolean ga4, ga6;
-        final long ga4Hi, ga4Lo, ga6Hi, ga6Lo;
         /** Options of the SYN being looked at (see synOptions). */
         int optMss, optWs;
         io.penne.linux.TimerFd timer;
@@ -1600,19 +1597,12 @@ public final class TcpHandler implements ProtocolHandler {
             eventType = inst.eventType(EVENT_SOCK);
             timerType = inst.eventType(EVENT_TIMER);
             listenType = inst.eventType(EVENT_LISTEN);
-            long[] a4 = InetAddr.property(inst.properties(), "guest.address4");
-            long[] a6 = InetAddr.property(inst.properties(), "guest.address6");
-            ga4 = a4 != null && InetAddr.isV4(a4[0], a4[1]);
-            ga4Hi = ga4 ? a4[0] : 0;
-            ga4Lo = ga4 ? a4[1] : 0;
-            ga6 = a6 != null && !InetAddr.isV4(a6[0], a6[1]);
-            ga6Hi = ga6 ? a6[0] : 0;
-            ga6Lo = ga6 ? a6[1] : 0;
             // "tcp.peek_offset=false" takes the path of kernels without SO_PEEK_OFF for TCP (before
             // 6.10, e.g. Debian 12's 6.1), so tests can cover it on a newer one.
             peekOffset = KernelFeatures.probe().has(KernelFeatures.SO_PEEK_OFF)
                 && !"false".equals(String.valueOf(inst.properties().get(PEEK_OFFSET_PROPERTY)));
-            nat = io.penne.api.flow.Nat.of(inst.properties()); // address translation, shared with UDP and ICMP
+            // address translation and the guest's addresses (inbound connections go there), shared with UDP and ICMP
+            nat = io.penne.api.flow.Nat.of(inst.properties());
             SecureRandom rnd = new SecureRandom();
             k0 = rnd.nextLong();
             k1 = rnd.nextLong();

@@ -32,8 +32,6 @@ final class UdpCtx {
     final Counters counters;
     final int sockType, listenType, listenNsType;
     final Nat nat;
-    final boolean ga4, ga6;
-    final long ga4Hi, ga4Lo, ga6Hi, ga6Lo;
     final long idleNanos, repliedNanos;
 
     /** Receive side: mmsghdrs, iovecs and peer names of one recvmmsg. */
@@ -68,14 +66,6 @@ final class UdpCtx {
         listenType = inst.eventType(UdpHandler.EVENT_LISTEN);
         listenNsType = inst.eventType(UdpHandler.EVENT_LISTEN_NS);
         nat = Nat.of(inst.properties());
-        long[] a4 = InetAddr.property(inst.properties(), "guest.address4"),
-            a6 = InetAddr.property(inst.properties(), "guest.address6");
-        ga4 = a4 != null && InetAddr.isV4(a4[0], a4[1]);
-        ga4Hi = ga4 ? a4[0] : 0;
-        ga4Lo = ga4 ? a4[1] : 0;
-        ga6 = a6 != null && !InetAddr.isV4(a6[0], a6[1]);
-        ga6Hi = ga6 ? a6[0] : 0;
-        ga6Lo = ga6 ? a6[1] : 0;
         idleNanos = seconds(inst, "udp.timeout", 30);
         repliedNanos = seconds(inst, "udp.timeout_replied", 120);
         cOpened = counters.register("udp.flow.opened");

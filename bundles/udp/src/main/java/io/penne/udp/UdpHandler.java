@@ -164,7 +164,7 @@ public final class UdpHandler implements ProtocolHandler {
                 int target = fromTcp ? port : spec.target(port);
                 for (int fam = 0; fam < 2; fam++) {
                     boolean v4 = fam == 0;
-                    if (bind != null ? InetAddr.isV4(bind[0], bind[1]) != v4 : !(v4 ? c.ga4 : c.ga6))
+                    if (bind != null ? InetAddr.isV4(bind[0], bind[1]) != v4 : !c.nat.hasGuest(v4))
                         continue;
                     want.add(new int[] {v4 ? 1 : 0, port, target});
                 }
@@ -600,7 +600,7 @@ public final class UdpHandler implements ProtocolHandler {
         FlowTable flows = inst.flows();
         boolean loopback = v4 ? (InetAddr.v4(eLo) >>> 24) == 127 : eHi == 0 && eLo == 1;
         GuestNamespace gns = inst.namespace();
-        if (!inNs && (v4 ? !c.ga4 : !c.ga6)) {
+        if (!inNs && !c.nat.hasGuest(v4)) {
             c.inc(c.cNoGuestAddr);
             return -1;
         }
@@ -615,7 +615,7 @@ public final class UdpHandler implements ProtocolHandler {
             srcLo = c.nat.lo;
             // Two host peers can look the same to the guest (127.0.0.1 and the host's address both become
             // the gateway): the second would be indistinguishable, so it is refused, as TCP does.
-            if (flows.lookup(17, Pif.TAP, v4 ? c.ga4Hi : c.ga6Hi, v4 ? c.ga4Lo : c.ga6Lo, target, srcHi, srcLo, ePort) >= 0) {
+            if (flows.lookup(17, Pif.TAP, c.nat.guestHi(v4), c.nat.guestLo(v4), target, srcHi, srcLo, ePort) >= 0) {
                 c.inc(c.cClash);
                 return -1;
             }
@@ -629,7 +629,7 @@ public final class UdpHandler implements ProtocolHandler {
         flows.initiate(f, inNs ? Pif.SPLICE : Pif.HOST, eHi, eLo, ePort, anyHi, anyLo, lport);
         int s = -1;
         if (!splice) {
-            flows.target(f, Pif.TAP, v4 ? c.ga4Hi : c.ga6Hi, v4 ? c.ga4Lo : c.ga6Lo, target, srcHi, srcLo, ePort);
+            flows.target(f, Pif.TAP, c.nat.guestHi(v4), c.nat.guestLo(v4), target, srcHi, srcLo, ePort);
         } else {
             // Loopback both ways: -U goes to the host's loopback, -u from host loopback to the guest's own address.
             long dHi, dLo;
@@ -638,8 +638,8 @@ public final class UdpHandler implements ProtocolHandler {
                 dLo = v4 ? InetAddr.v4Lo(Sockets.LOOPBACK4) : 1;
                 s = flowSocket(c.scratch, v4, ePort, dHi, dLo, target);
             } else {
-                dHi = v4 ? c.ga4Hi : c.ga6Hi;
-                dLo = v4 ? c.ga4Lo : c.ga6Lo;
+                dHi = c.nat.guestHi(v4);
+                dLo = c.nat.guestLo(v4);
                 long h = dHi, l = dLo;
                 s = gns.call(() -> flowSocket(NativeBuffer.allocate(Sys.SOCKADDR_SCRATCH_SIZE), v4, ePort, h, l, target));
             }

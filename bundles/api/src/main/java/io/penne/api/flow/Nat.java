@@ -217,6 +217,21 @@ public final class Nat {
         return Addr.of(family(InetAddr.property(p, key), v4));
     }
 
+    /** Whether the guest has an address of the family ({@code guest.address4} or {@code guest.address6}). */
+    public boolean hasGuest(boolean v4) {
+        return (v4 ? guest4 : guest6).set;
+    }
+
+    /** High half of the guest's address of the family, 0 if it has none. */
+    public long guestHi(boolean v4) {
+        return (v4 ? guest4 : guest6).hi;
+    }
+
+    /** Low half of the guest's address of the family, 0 if it has none. */
+    public long guestLo(boolean v4) {
+        return (v4 ? guest4 : guest6).lo;
+    }
+
     private static long[] family(long[] a, boolean v4) {
         return a != null && InetAddr.isV4(a[0], a[1]) == v4 ? a : null;
     }

@@ -6,5 +6,5 @@
  * replaced while its flows live on.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("0.2.0")
+@org.osgi.annotation.versioning.Version("0.3.0")
 package io.penne.api.flow;

@@ -37,6 +37,22 @@ class NatTest {
     }
 
     @Test
+    void guestAddressesByFamily() {
+        Nat n = Nat.of(props(), List.of());
+        long[] g4 = InetAddr.parse("192.0.2.10"), g6 = InetAddr.parse("2001:db8::10");
+        assertTrue(n.hasGuest(true) && n.hasGuest(false));
+        assertEquals(g4[0], n.guestHi(true));
+        assertEquals(g4[1], n.guestLo(true));
+        assertEquals(g6[0], n.guestHi(false));
+        assertEquals(g6[1], n.guestLo(false));
+        // An address of the other family in a property is not the guest's address of this one.
+        Nat wrong = Nat.of(props("guest.address4", "2001:db8::10", "guest.address6", "192.0.2.10"), List.of());
+        assertFalse(wrong.hasGuest(true) || wrong.hasGuest(false));
+        assertEquals(0, wrong.guestHi(true));
+        assertEquals(0, wrong.guestLo(false));
+    }
+
+    @Test
     void gatewayIsHostLoopbackByDefault() {
         Nat n = Nat.of(props(), List.of());
         assertEquals("127.0.0.1", out(n, 17, "192.0.2.1", 9));
