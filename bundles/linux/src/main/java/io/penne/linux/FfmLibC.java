@@ -114,7 +114,7 @@ final class FfmLibC {
         return SETUP != null && SETUP.failed == null;
     }
 
-    /** Why {@link #available()} is false, for the log; null when it is true. */
+    /** Why {@link #available()} is false, for {@code penne:features}; null when it is true. */
     static String unavailableReason() {
         return SETUP == null ? setupError : SETUP.failed;
     }
@@ -213,7 +213,7 @@ final class FfmLibC {
 
         static Setup create() {
             if (Runtime.version().feature() < 22) {
-                setupError = "JDK " + Runtime.version().feature() + " has no final FFM API";
+                setupError = "JDK " + Runtime.version().feature() + " (FFM needs 22+)";
                 return null;
             }
             try {

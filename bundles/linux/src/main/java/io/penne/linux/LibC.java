@@ -64,7 +64,6 @@ public final class LibC {
         if (FFM)
             return "Foreign Function API, JDK " + Runtime.version().feature();
         String why = "jna".equals(System.getProperty("penne.native")) ? "penne.native=jna"
-                : Runtime.version().feature() < 22 ? "JDK " + Runtime.version().feature() + " (FFM needs 22+)"
                 : FfmLibC.unavailableReason();
         return "JNA direct mapping: " + why;
     }
