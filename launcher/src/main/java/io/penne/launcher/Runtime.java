@@ -57,7 +57,9 @@ final class Runtime {
             props.put("penne.config." + pid + ".keys", String.join(",", kv.keySet()));
             kv.forEach((k, v) -> props.put("penne.config." + pid + "." + k, v));
         });
-        // JNA extracts its native library into a temporary directory: keep it in ours.
+        // The linux bundle copies libpenne-libc.so (or JNA its own library) into a temporary
+        // directory before loading it: keep that in ours.
+        System.setProperty("penne.native.tmpdir", scratch.path().toString());
         System.setProperty("jna.tmpdir", scratch.path().toString());
         // jline and others look up providers through the context class loader (STACK.md pitfall 4).
         Thread.currentThread().setContextClassLoader(null);

@@ -1,6 +1,5 @@
 package io.penne.linux;
 
-import com.sun.jna.Platform;
 
 /**
  * One epoll instance with a preallocated result array: the heart of an event
@@ -18,7 +17,7 @@ import com.sun.jna.Platform;
  * x86_64 (and i386) the kernel declares it packed: 12 bytes, data at offset 4.
  * Everywhere else it has natural alignment: 16 bytes, data at offset 8.
  * {@link #EVENT_SIZE} and {@link #DATA_OFFSET} are chosen from
- * {@link Platform#ARCH} once.
+ * the JVM's {@code os.arch} once.
  *
  * <p>The 64-bit {@code data} is returned verbatim; callers encode whatever
  * they need in it (fd, flow index, type), all 64 bits are preserved.
@@ -38,7 +37,8 @@ public final class Epoll implements AutoCloseable {
     public static final int DATA_OFFSET;
 
     static {
-        boolean packed = "x86-64".equals(Platform.ARCH) || "x86".equals(Platform.ARCH);
+        String arch = System.getProperty("os.arch");
+        boolean packed = arch.equals("amd64") || arch.equals("x86_64") || arch.equals("x86") || arch.equals("i386");
         EVENT_SIZE = packed ? 12 : 16;
         DATA_OFFSET = packed ? 4 : 8;
     }

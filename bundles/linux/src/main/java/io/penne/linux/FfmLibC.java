@@ -11,7 +11,8 @@ import java.util.Optional;
 
 /**
  * The {@link LibC} functions bound with the Foreign Function and Memory API
- * of JDK 22 and later, used instead of JNA when the running JVM has it.
+ * of JDK 22 and later: the binding used when penne's JNI library
+ * ({@link JniLibC}) was not built or cannot load and the JVM has the API.
  *
  * <p>Why: a JNA direct-mapped call costs about 280 ns more than the same call
  * from C on this project's machines (JNA's generic dispatch stub, libffi, and
@@ -44,6 +45,12 @@ import java.util.Optional;
  * safepoint of the JVM while it waits. If anything is missing (an older JDK,
  * a symbol, native access refused), {@link #available()} is false and
  * {@link LibC} stays on JNA.
+ *
+ * <p>Known defect: the JDK's errno capture slices the segment it is given on
+ * every call ({@code SharedUtils.checkCaptureSegment}); in penne's loop the
+ * JIT does not always remove that 40-byte object, so on this binding the
+ * data path allocates (about 6 bytes per frame in {@code bench/alloc.sh}).
+ * The JNI binding has no such cost, which is one reason it comes first.
  */
 final class FfmLibC {
     private static final Class<?> I = int.class, J = long.class;

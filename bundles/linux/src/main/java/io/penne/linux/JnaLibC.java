@@ -5,8 +5,9 @@ import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
 
 /**
- * The {@link LibC} functions bound with JNA direct mapping: the binding used
- * on JVMs older than 22, where {@link FfmLibC} is not available.
+ * The {@link LibC} functions bound with JNA direct mapping: the last resort,
+ * used when neither penne's JNI library ({@link JniLibC}) nor the FFM API
+ * ({@link FfmLibC}, JDK 22+) is available.
  *
  * <p>Theory of operation: the static initializer calls {@link Native#register}
  * against the process's C library, which makes JNA bind every {@code static

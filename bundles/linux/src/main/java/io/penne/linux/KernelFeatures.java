@@ -32,9 +32,10 @@ import java.util.Map;
  * {@code kernel.apparmor_restrict_unprivileged_userns} (Ubuntu) allow it.</li>
  * <li>{@value #PIPE_MAX_SIZE}: {@code fs.pipe-max-size}, as the detail.</li>
  * <li>{@value #SPLICE}: assumed present (every kernel penne can run on).</li>
- * <li>{@value #FFM_CALLS}: not the kernel's but the JVM's: whether system
- * calls go through the Foreign Function API (JDK 22+) rather than JNA, and
- * if not, why ({@link LibC}).</li>
+ * <li>{@value #FAST_NATIVE_CALLS}: not the kernel's but the JVM's: whether
+ * system calls go through penne's JNI library or the Foreign Function API
+ * (JDK 22+) rather than JNA, which one, and why not the others
+ * ({@link LibC}).</li>
  * </ul>
  * Probes never throw: a probe that fails for an unexpected reason reports the
  * feature as unavailable with the reason in {@code detail}.
@@ -49,7 +50,7 @@ public final class KernelFeatures {
     public static final String USER_NAMESPACES = "user namespaces";
     public static final String PIPE_MAX_SIZE = "pipe max size";
     public static final String SPLICE = "splice";
-    public static final String FFM_CALLS = "FFM native calls";
+    public static final String FAST_NATIVE_CALLS = "fast native calls";
 
     /** One probed feature; {@code detail} is never null. */
     public record Feature(String name, boolean available, String detail) {
@@ -114,7 +115,7 @@ public final class KernelFeatures {
         list.add(guard(USER_NAMESPACES, KernelFeatures::probeUserns));
         list.add(guard(PIPE_MAX_SIZE, KernelFeatures::probePipeMaxSize));
         list.add(new Feature(SPLICE, true, "pipe2+splice"));
-        list.add(new Feature(FFM_CALLS, "ffm".equals(LibC.backend()), LibC.backendDetail()));
+        list.add(new Feature(FAST_NATIVE_CALLS, !"jna".equals(LibC.backend()), LibC.backendDetail()));
         return new KernelFeatures(list);
     }
 

@@ -1,7 +1,5 @@
 package io.penne.linux;
 
-import com.sun.jna.Native;
-import com.sun.jna.Pointer;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -14,7 +12,7 @@ import java.nio.ByteOrder;
  * <p>Theory of operation: the memory is a direct {@link ByteBuffer} in native
  * byte order, so Java reads and writes it with the JIT-intrinsified absolute
  * {@code get/put} methods (bounds-checked, no allocation), and its native
- * address is obtained once through JNA at construction and handed to
+ * address is obtained once through {@link LibC} at construction and handed to
  * {@link LibC}/{@link Sys} as a plain {@code long}. Creating a NativeBuffer
  * allocates; using it does not.
  *
@@ -62,7 +60,7 @@ public final class NativeBuffer {
         if (size <= 0)
             throw new IllegalArgumentException("size " + size);
         long a = Sys.check(Sys.mmapAnonymous(size), "mmap");
-        ByteBuffer b = new com.sun.jna.Pointer(a).getByteBuffer(0, size).order(ByteOrder.nativeOrder());
+        ByteBuffer b = LibC.wrap(a, size).order(ByteOrder.nativeOrder());
         return new NativeBuffer(b);
     }
 
@@ -99,11 +97,11 @@ public final class NativeBuffer {
         return PER_THREAD.get();
     }
 
-    /** The native address of a direct buffer's index 0 (setup path: JNA allocates a Pointer). */
+    /** The native address of a direct buffer's index 0 (setup path: JNA, if that is the binding, allocates). */
     public static long addressOf(ByteBuffer direct) {
         if (!direct.isDirect())
             throw new IllegalArgumentException("not a direct buffer");
-        return Pointer.nativeValue(Native.getDirectBufferPointer(direct));
+        return LibC.addressOf(direct);
     }
 
     /** The native address of byte 0. */

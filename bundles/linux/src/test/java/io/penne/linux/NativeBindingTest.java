@@ -15,37 +15,68 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
- * The FFM binding of {@link LibC}. The build runs on JDK 17, where only the
- * JNA binding can load, so this test runs {@link #main} in a child JVM of
- * version 22 or later: the one named by {@code -Dpenne.test.jdk22=JAVA_HOME},
- * else the newest under {@code /usr/lib/jvm}. Without one the test is skipped
- * (and says so), since there is nothing to run the binding on.
+ * Each binding of {@link LibC}, exercised with real calls in a child JVM
+ * (the binding is chosen once per JVM): the JNI library and JNA on the JVM
+ * running the build, FFM (and the JNI library again) on a JVM of version 22
+ * or later: the one named by {@code -Dpenne.test.jdk22=JAVA_HOME}, else the
+ * newest under {@code /usr/lib/jvm}. Without one, the FFM half is skipped
+ * (and says so). The JNI half is skipped where the build could not make
+ * {@code libpenne-libc.so} (no C compiler); CI builds with
+ * {@code PENNE_REQUIRE_JNI=1}, where that fails the build instead.
  */
-class FfmBindingTest {
+class NativeBindingTest {
+    private static final boolean JNI_BUILT = NativeBindingTest.class.getResource(
+            "/native/linux-" + System.getProperty("os.arch") + "/libpenne-libc.so") != null;
 
     @Test
-    void ffmBindingCallsReturnResultsAndErrno() throws Exception {
+    void jniAndJnaBindingsOnTheBuildJvm() throws Exception {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        if (JNI_BUILT)
+            runChild(java, "jni", "jni");
+        runChild(java, "jna", "jna");
+    }
+
+    @Test
+    void jniLibraryThatCannotLoadFallsBackAndSaysWhy() throws Exception {
+        Assumptions.assumeTrue(JNI_BUILT, "libpenne-libc.so not built");
+        // Nowhere to copy the library to: the next binding is used, and penne:features says why.
+        String out = runChild(Path.of(System.getProperty("java.home"), "bin", "java"), "", "any",
+                "-Dpenne.native.tmpdir=/nonexistent/penne");
+        assertTrue(out.contains("cannot load libpenne-libc.so"), out);
+    }
+
+    @Test
+    void ffmAndJniBindingsOnJdk22() throws Exception {
         Path java = findJdk22();
         Assumptions.assumeTrue(java != null, "no JDK 22+ found (set -Dpenne.test.jdk22=JAVA_HOME): FFM binding not tested");
-        for (String mode : new String[] {"ffm", "jna"}) {
-            List<String> cmd = new ArrayList<>(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED",
-                    "-Djna.nosys=true", "-cp", System.getProperty("java.class.path")));
-            if (mode.equals("jna"))
-                cmd.add("-Dpenne.native=jna");
-            cmd.addAll(List.of(FfmBindingTest.class.getName(), mode));
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "child JVM finished");
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertEquals(0, p.exitValue(), out);
-            assertTrue(out.contains("binding " + mode + " ok"), out);
-            // Nothing on the output but the result: no "restricted method" warnings.
-            assertEquals("binding " + mode + " ok", out.strip(), out);
-        }
+        runChild(java, "ffm", "ffm", "--enable-native-access=ALL-UNNAMED");
+        if (JNI_BUILT)
+            runChild(java, "jni", "jni", "--enable-native-access=ALL-UNNAMED");
+    }
+
+    /** Runs {@link #main} with {@code -Dpenne.native=asked}; returns the binding detail it printed. */
+    private static String runChild(Path java, String asked, String want, String... jvmArgs) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(java.toString()));
+        cmd.addAll(List.of(jvmArgs));
+        cmd.addAll(List.of("-Djna.nosys=true", "-Dpenne.native=" + asked, "-cp", System.getProperty("java.class.path"),
+                NativeBindingTest.class.getName(), want));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "child JVM finished");
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.exitValue(), out);
+        // Nothing on the output but the result: no "restricted method" warnings.
+        String[] lines = out.strip().split("\n");
+        assertEquals(2, lines.length, out);
+        assertTrue(lines[1].startsWith("binding ") && lines[1].endsWith(" ok"), out);
+        if (!want.equals("any"))
+            assertEquals("binding " + want + " ok", lines[1], out);
+        return lines[0];
     }
 
     /** The child: checks the binding named by args[0] with real calls; exits non-zero on any failure. */
     public static void main(String[] args) throws Exception {
-        String want = args[0];
+        String want = args[0].equals("any") ? LibC.backend() : args[0];
+        System.out.println(LibC.backendDetail());
         check(LibC.backend().equals(want), "backend " + LibC.backend() + " (" + LibC.backendDetail() + ")");
         // errno of a failing call, intact after allocation and a GC.
         check(LibC.close(-1) == -1, "close(-1) fails");
@@ -80,6 +111,13 @@ class FfmBindingTest {
             check(Sys.eventfdWrite(efd, 1) == 0, "eventfd write");
             check(ep.waitEvents(1000) == 1 && ep.data(0) == 42, "event");
         }
+        // A direct buffer over mapped memory (LibC.wrap), and back to its address (LibC.addressOf).
+        NativeBuffer mapped = NativeBuffer.mapAnonymous(8192);
+        mapped.putLong(4096, 42);
+        check(NativeBuffer.addressOf(mapped.buffer()) == mapped.address(), "address of a wrapped mapping");
+        check(Sys.write(w1, mapped.address() + 4096, 8) == 8 && Sys.read(r1, data.address(), 8) == 8
+                && data.getLong(0) == 42, "mapped memory through a pipe");
+        mapped.unmap();
         for (int fd : new int[] {r1, w1, r2, w2, efd})
             check(Sys.close(fd) == 0, "close");
         System.out.println("binding " + want + " ok");
