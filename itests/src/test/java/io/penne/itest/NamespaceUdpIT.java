@@ -214,6 +214,91 @@ class NamespaceUdpIT {
         assertTrue(stat(out, "icmp.drop.type") >= 3, r.toString());      // timestamp, echo reply, unreachable
     }
 
+    /**
+     * pasta's defaults, -u auto and -U auto: a port bound in the namespace is
+     * reachable from the host (its loopback and its own address) within a
+     * second, and released once the namespace closes it; a port bound on the
+     * host's loopback is reachable on the namespace's.
+     */
+    @Test
+    void autoForwardingFollowsBoundPorts() throws Exception {
+        int auto = FWD + 20;
+        Path done = tmp.resolve("done"), out = tmp.resolve("auto.out");
+        Path sock = tmp.resolve("ctl.sock");
+        Process penne = new ProcessBuilder(Dist.penne("-c", sock.toString(), "--", "sh", "-c",
+            "export ECHO=" + ECHO + "; exec python3 " + script("auto.py") + " " + auto + " " + done))
+            .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        try {
+            waitFor(out, "BOUND", penne);
+            java.net.InetAddress own = java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces()).stream()
+                .filter(i -> !i.getName().equals("lo"))
+                .flatMap(i -> java.util.Collections.list(i.getInetAddresses()).stream())
+                .filter(a -> a instanceof java.net.Inet4Address).findFirst().orElseThrow();
+            for (String to : new String[] {"127.0.0.1", "::1", own.getHostAddress()})
+                assertEquals("echo " + to, roundTrip(to, auto, "echo " + to), "host -> namespace port " + auto + " via " + to);
+            try (java.net.DatagramSocket q = new java.net.DatagramSocket()) {
+                byte[] b = "quit".getBytes(StandardCharsets.UTF_8);
+                q.send(new java.net.DatagramPacket(b, b.length, java.net.InetAddress.getLoopbackAddress(), auto));
+            }
+            waitFor(out, "CLOSED", penne);
+            // Within a scan or two penne lets go of the port: the host can bind it without SO_REUSEADDR.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            boolean free = false;
+            while (!free && System.nanoTime() < deadline) {
+                try (java.nio.channels.DatagramChannel ch = java.nio.channels.DatagramChannel.open(
+                        java.net.StandardProtocolFamily.INET)) {
+                    ch.bind(new java.net.InetSocketAddress(auto));
+                    free = true;
+                } catch (java.net.BindException e) {
+                    Thread.sleep(200);
+                }
+            }
+            assertTrue(free, "port " + auto + " still held after the namespace closed it\n" + Files.readString(out));
+            Files.writeString(done, "x");
+            assertTrue(penne.waitFor(30, TimeUnit.SECONDS));
+            String text = Files.readString(out);
+            assertEquals(0, penne.exitValue(), text);
+            assertTrue(text.contains("U.4 OK\n") && text.contains("U.6 OK\n"), "-U auto: " + text);
+            assertTrue(text.matches("(?s).*SERVED [3-9]\\n.*"), text);
+        } finally {
+            Files.writeString(done, "x");
+            if (!penne.waitFor(30, TimeUnit.SECONDS))
+                penne.destroyForcibly();
+        }
+    }
+
+    /** Sends {@code text} to {@code addr}:{@code port} every 200 ms until the answer comes (10 s at most). */
+    private static String roundTrip(String addr, int port, String text) throws IOException {
+        java.net.InetAddress a = java.net.InetAddress.getByName(addr);
+        try (java.net.DatagramSocket s = new java.net.DatagramSocket(0, a.isLoopbackAddress() ? a : null)) {
+            s.setSoTimeout(200);
+            byte[] b = text.getBytes(StandardCharsets.UTF_8);
+            for (int i = 0; i < 50; i++) {
+                s.send(new java.net.DatagramPacket(b, b.length, a, port));
+                java.net.DatagramPacket p = new java.net.DatagramPacket(new byte[100], 100);
+                try {
+                    s.receive(p);
+                    return new String(p.getData(), 0, p.getLength(), StandardCharsets.UTF_8);
+                } catch (java.net.SocketTimeoutException | java.net.PortUnreachableException e) {
+                    // not forwarded yet
+                }
+            }
+            return "no answer";
+        }
+    }
+
+    private static void waitFor(Path out, String line, Process penne) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            if (Files.exists(out) && Files.readString(out).contains(line + "\n"))
+                return;
+            if (!penne.isAlive())
+                break;
+            Thread.sleep(100);
+        }
+        throw new AssertionError("no " + line + ": " + (Files.exists(out) ? Files.readString(out) : "(no output)"));
+    }
+
     @Test
     void flowsExpireAfterTheirTimeouts() throws Exception {
         Result r = inNamespace("expiry.py", 150);

@@ -403,8 +403,6 @@ final class Options {
         if (list.isEmpty())
             throw badPorts(value, spelled, "no ports");
         for (String e : list.split(",", -1)) {
-            if (e.equals("auto") && property.startsWith("udp"))
-                throw badPorts(value, spelled, "'auto' is not supported for UDP yet");
             if (!PORT_ENTRY.matcher(e).matches())
                 throw badPorts(value, spelled, e.isEmpty() ? "empty entry" : "'" + e + "' is not a port range");
             for (String r : e.replace("~", "").split(":")) {
@@ -574,9 +572,11 @@ final class Options {
             "      --host-lo-to-ns-lo host loopback clients of -t reach the namespace's",
             "                         loopback (default: its address)",
             "  -u, --udp-ports SPEC   forward host UDP ports to the namespace (same",
-            "                         syntax; default: the fixed -t ports, untranslated)",
+            "                         syntax; default: auto, the ports bound or TCP",
+            "                         listening in the namespace, and the fixed -t ports)",
             "  -U, --udp-ns SPEC      forward UDP from the namespace's loopback to the",
-            "                         host's loopback",
+            "                         host's loopback (default: auto, the ports bound or",
+            "                         TCP listening on the host)",
             "      --dns-forward ADDR queries to ADDR (UDP/TCP port 53, 853) go to the",
             "                         host's resolver (--dns-host, default: the first",
             "                         nameserver in /etc/resolv.conf)",

@@ -36,6 +36,13 @@ class OptionsTest {
         assertEquals("::1/5353", o.ns.get("udp.ns_forward"));
         UsageException e = assertThrows(UsageException.class, () -> Options.parse(new String[] {"-u", "80-70"}));
         assertTrue(e.getMessage().startsWith("option '-u': bad port spec '80-70'"), e.getMessage());
+        // auto, pasta's default for both (absent means auto to the UDP handler), may also be asked for.
+        o = Options.parse(new String[] {"-u", "auto", "-U", "5000-5010,auto", "--", "true"});
+        assertEquals("auto", o.ns.get("udp.forward"));
+        assertEquals("5000-5010,auto", o.ns.get("udp.ns_forward"));
+        o = Options.parse(new String[] {"--", "true"});
+        assertFalse(o.ns.containsKey("udp.forward"));
+        assertFalse(o.ns.containsKey("udp.ns_forward"));
     }
 
     @Test

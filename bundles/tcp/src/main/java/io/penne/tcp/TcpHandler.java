@@ -1,5 +1,6 @@
 package io.penne.tcp;
 
+import io.penne.api.AutoForward;
 import io.penne.api.Counters;
 import io.penne.api.EpollRef;
 import io.penne.api.EventLoop;
@@ -19,6 +20,7 @@ import io.penne.api.flow.TcpConn;
 import io.penne.linux.Errno;
 import io.penne.linux.KernelFeatures;
 import io.penne.linux.NativeBuffer;
+import io.penne.linux.ProcNetListeners;
 import io.penne.linux.Sockets;
 import io.penne.linux.Sys;
 import java.nio.ByteBuffer;
@@ -191,20 +193,23 @@ public final class TcpHandler implements ProtocolHandler {
             startAutoForward(c, instance, auto);
     }
 
-    /** pasta's -t auto: see {@link TcpAutoForward}; scans now, then every second. */
+    /** pasta's -t auto: host listeners for the ports listening in the namespace ({@link AutoForward}); scans now, then every second. */
     private void startAutoForward(Ctx c, Instance inst, List<PortSpec> auto) {
-        java.nio.channels.FileChannel[] files;
         try {
-            files = inst.namespace().call(() -> new java.nio.channels.FileChannel[] {
-                java.nio.channels.FileChannel.open(java.nio.file.Path.of("/proc/thread-self/net/tcp")),
-                java.nio.channels.FileChannel.open(java.nio.file.Path.of("/proc/thread-self/net/tcp6"))});
+            c.autoScanner = inst.namespace().call(() -> {
+                try {
+                    return ProcNetListeners.open("tcp", "tcp6");
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "instance " + inst.name() + ": -t auto: cannot read the namespace's"
                 + " listening sockets: " + e.getMessage());
             return;
         }
-        c.auto = new TcpAutoForward(auto, files, c.nat.hasGuest(true), c.nat.hasGuest(false), io.penne.linux.Sysctl.ephemeralPorts());
-        c.autoFiles = files;
+        c.auto = new AutoForward(auto, c.nat.hasGuest(true), c.nat.hasGuest(false), io.penne.linux.Sysctl.ephemeralPorts(),
+            new java.util.BitSet());
         autoScan(c, inst);
     }
 
@@ -212,7 +217,9 @@ public final class TcpHandler implements ProtocolHandler {
         if (c.auto == null)
             return;
         int type = inst.eventType(EVENT_LISTEN);
-        c.auto.scan((v4, bind, port, target) -> listenOne(c, inst, type, v4, bind, port, target),
+        c.autoPorts.clear();
+        c.autoScanner.scan(c.autoPorts);
+        c.auto.sync(c.autoPorts, (v4, bind, port, target) -> listenOne(c, inst, type, v4, bind, port, target),
             fd -> closeListener(inst, fd));
         c.autoTask = inst.loop().schedule(TimeUnit.SECONDS.toNanos(1), () -> autoScan(c, inst));
     }
@@ -460,13 +467,7 @@ public final class TcpHandler implements ProtocolHandler {
             instance.loop().cancel(c.autoTask);
             c.auto.closeAll(fd -> closeListener(instance, fd));
             c.auto = null;
-            for (java.nio.channels.FileChannel f : c.autoFiles) {
-                try {
-                    f.close();
-                } catch (java.io.IOException e) {
-                    // nothing to do
-                }
-            }
+            c.autoScanner.close();
         }
         for (io.penne.linux.TimerFd t : new io.penne.linux.TimerFd[] {c.timer, c.rtoTimer}) {
             if (t != null) {
@@ -1573,9 +1574,10 @@ public final class TcpHandler implements ProtocolHandler {
         final TcpTimeouts timeouts;
         /** The loop's time for the packet batch being handled. */
         long now;
-        /** -t auto, if configured: the scanner, its namespace files and its scheduled task. */
-        TcpAutoForward auto;
-        java.nio.channels.FileChannel[] autoFiles;
+        /** -t auto, if configured: its sockets, the namespace's listeners, the ports found, the scheduled task. */
+        AutoForward auto;
+        ProcNetListeners autoScanner;
+        final java.util.BitSet autoPorts = new java.util.BitSet(65536);
         long autoTask;
         /** Send buffer size seen by the last {@link #windowToTap}, {@code Long.MAX_VALUE} if unknown. */
         long lastSndbuf = Long.MAX_VALUE;

@@ -30,6 +30,8 @@ final class UdpCtx {
     static final int NAME_SIZE = 32;
 
     final Counters counters;
+    /** -u auto / -U auto, when either is in use (set by {@link UdpAuto#start}). */
+    UdpAuto auto;
     final int sockType, listenType, listenNsType;
     final Nat nat;
     final long idleNanos, repliedNanos;

@@ -22,6 +22,7 @@ import io.penne.linux.Sockets;
 import io.penne.linux.Sys;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -63,7 +64,9 @@ import org.osgi.service.component.annotations.Component;
  * datagram goes socket to socket through one receive buffer). {@code -U}
  * datagrams go to a host socket connected to the host's loopback. When
  * {@code -u} is not given, the ports of {@code -t} are forwarded for UDP
- * too, without translation, as pasta does.</li>
+ * too, without translation, as pasta does. {@code auto} specs, the default
+ * for both in a namespace, open and close listeners as ports are bound on
+ * the other side ({@link UdpAuto}).</li>
  * <li><i>ICMP errors.</i> Host sockets have {@code IP_RECVERR}
  * ({@code IPV6_RECVERR}): an ICMP error about a datagram (port
  * unreachable, ...) waits on the socket's error queue and raises
@@ -120,25 +123,54 @@ public final class UdpHandler implements ProtocolHandler {
         UdpCtx c = new UdpCtx(instance);
         contexts.put(instance, c);
         LOG.log(System.Logger.Level.DEBUG, "instance " + instance.name() + ": udp " + c.nat);
-        if (adopting)
-            return;
         Object u = instance.properties().get(PortSpec.UDP_PROPERTY);
         Object t = instance.properties().get(PortSpec.TCP_PROPERTY);
-        if (u != null)
-            listen(c, instance, PortSpec.parseList(u.toString()), false, false);
-        else if (t != null) // pasta: -t ports go for UDP too; "auto" follows TCP listeners only, so not those
-            listen(c, instance, PortSpec.parseList(t.toString()).stream().filter(p -> !p.isAuto()).toList(), false,
-                true);
         Object ns = instance.properties().get(PortSpec.UDP_NS_PROPERTY);
-        if (ns != null)
-            listen(c, instance, PortSpec.parseList(ns.toString()), true, false);
+        // pasta: in a namespace, -u and -U default to auto; without -u, the fixed -t ports go for UDP too.
+        boolean namespace = instance.namespace() != null;
+        List<PortSpec> host = u != null ? PortSpec.parseList(u.toString()) : namespace ? List.of(AUTO) : List.of();
+        List<PortSpec> fromTcp = u == null && t != null
+            ? PortSpec.parseList(t.toString()).stream().filter(p -> !p.isAuto()).toList() : List.of();
+        List<PortSpec> inNs = ns != null ? PortSpec.parseList(ns.toString()) : namespace ? List.of(AUTO) : List.of();
+        // Listening sockets stay registered across detach (flows use them), so an adopting handler keeps them.
+        if (!adopting) {
+            listen(c, instance, fixed(host), false, false);
+            listen(c, instance, fromTcp, false, true);
+            listen(c, instance, fixed(inNs), true, false);
+        }
+        List<PortSpec> autoHost = host.stream().filter(PortSpec::isAuto).toList();
+        List<PortSpec> autoNs = inNs.stream().filter(PortSpec::isAuto).toList();
+        if (namespace && (!autoHost.isEmpty() || !autoNs.isEmpty())) {
+            BitSet takenHost = ports(fixed(host));
+            takenHost.or(ports(fromTcp));
+            UdpAuto.start(c, instance, autoHost, autoNs, takenHost, ports(fixed(inNs)));
+        }
+    }
+
+    private static final PortSpec AUTO = PortSpec.parse("auto");
+
+    private static List<PortSpec> fixed(List<PortSpec> specs) {
+        return specs.stream().filter(p -> !p.isAuto()).toList();
+    }
+
+    /** The ports the specs listen on. */
+    private static BitSet ports(List<PortSpec> specs) {
+        BitSet b = new BitSet(65536);
+        for (PortSpec spec : specs)
+            if (!spec.isNone())
+                for (int port : spec.ports())
+                    b.set(port);
+        return b;
     }
 
     @Override
     public void detach(Instance instance) {
         UdpCtx c = contexts.remove(instance);
-        if (c != null)
-            c.rxData.unmap(); // the receive area is mapped, not garbage collected; the loop is past its last use
+        if (c == null)
+            return;
+        if (c.auto != null)
+            c.auto.stop();
+        c.rxData.unmap(); // the receive area is mapped, not garbage collected; the loop is past its last use
     }
 
     // ------------------------------------------------------------------
@@ -148,10 +180,10 @@ public final class UdpHandler implements ProtocolHandler {
     private void listen(UdpCtx c, Instance inst, List<PortSpec> specs, boolean inNs, boolean fromTcp) {
         GuestNamespace gns = inst.namespace();
         if (inNs && gns == null) {
-            LOG.log(System.Logger.Level.ERROR, "instance " + inst.name() + ": -U needs a namespace");
+            if (specs.stream().anyMatch(p -> !p.isNone()))
+                LOG.log(System.Logger.Level.ERROR, "instance " + inst.name() + ": -U needs a namespace");
             return;
         }
-        int type = inNs ? c.listenNsType : c.listenType;
         int[] eph = io.penne.linux.Sysctl.ephemeralPorts();
         for (PortSpec spec : specs) {
             if (spec.isNone())
@@ -177,8 +209,7 @@ public final class UdpHandler implements ProtocolHandler {
                     int[] out = new int[want.size()];
                     for (int i = 0; i < out.length; i++) {
                         int[] w = want.get(i);
-                        out[i] = listenSocket(s, w[0] == 1, w[0] == 1
-                            ? new long[] {InetAddr.V4_HI, InetAddr.v4Lo(Sockets.LOOPBACK4)} : new long[] {0, 1}, w[1]);
+                        out[i] = nsListenSocket(s, w[0] == 1, w[1]);
                     }
                     return out;
                 });
@@ -193,14 +224,7 @@ public final class UdpHandler implements ProtocolHandler {
             String firstError = null;
             for (int i = 0; i < fds.length; i++) {
                 int[] w = want.get(i);
-                int s = fds[i];
-                if (s >= 0) {
-                    int r = inst.loop().register(s, EventLoop.EPOLLIN, EpollRef.of(type, s, w[1] | (w[2] << 16)));
-                    if (r < 0) {
-                        Sys.close(s);
-                        s = r;
-                    }
-                }
+                int s = register(c, inst, fds[i], inNs, w[1], w[2]);
                 if (s >= 0) {
                     bound++;
                 } else {
@@ -220,8 +244,48 @@ public final class UdpHandler implements ProtocolHandler {
         }
     }
 
+    /**
+     * Registers a listening socket ({@code s}, or {@code -errno} passed through) for datagrams to
+     * {@code port}, forwarded to {@code target}: {@code s}, or {@code -errno} with the socket closed.
+     */
+    static int register(UdpCtx c, Instance inst, int s, boolean inNs, int port, int target) {
+        if (s < 0)
+            return s;
+        int type = inNs ? c.listenNsType : c.listenType;
+        int r = inst.loop().register(s, EventLoop.EPOLLIN, EpollRef.of(type, s, port | (target << 16)));
+        if (r < 0) {
+            Sys.close(s);
+            return r;
+        }
+        return s;
+    }
+
+    /**
+     * Closes a listening socket; flows whose first datagram came through it,
+     * and whose replies leave through it, lose it and are freed by the
+     * deferred flow handler.
+     */
+    static void closeListener(Instance inst, int fd) {
+        inst.loop().unregister(fd);
+        inst.flows().forEachActive(f -> {
+            if (f.data() instanceof UdpFlow u)
+                for (int s = 0; s < 2; s++)
+                    if (u.sock[s] == fd && u.shared(s)) {
+                        u.sock[s] = -1;
+                        u.flags |= UdpFlow.CLOSED;
+                    }
+        });
+        Sys.close(fd);
+    }
+
+    /** A listening socket on the namespace's loopback (for -U); call on the namespace's thread. */
+    static int nsListenSocket(NativeBuffer scratch, boolean v4, int port) {
+        return listenSocket(scratch, v4, v4 ? new long[] {InetAddr.V4_HI, InetAddr.v4Lo(Sockets.LOOPBACK4)}
+            : new long[] {0, 1}, port);
+    }
+
     /** A bound, non-blocking UDP socket for a forwarded port; its fd or {@code -errno}. */
-    private static int listenSocket(NativeBuffer scratch, boolean v4, long[] bind, int port) {
+    static int listenSocket(NativeBuffer scratch, boolean v4, long[] bind, int port) {
         int s = Sockets.udp(v4 ? Sockets.AF_INET : Sockets.AF_INET6);
         if (s < 0)
             return s;

@@ -8,11 +8,10 @@ import io.penne.api.PortSpec;
 import io.penne.api.flow.InetAddr;
 import io.penne.linux.Errno;
 import io.penne.linux.NativeBuffer;
+import io.penne.linux.ProcNetListeners;
 import io.penne.linux.Sockets;
 import io.penne.linux.Sys;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.HashMap;
@@ -34,8 +33,9 @@ import java.util.Map;
  * a second a scanner thread reads {@code /proc/net/tcp} and {@code tcp6} of
  * penne's own namespace (off the loop: on a busy host that takes
  * milliseconds); when the set changed, the loop gives every port in
- * LISTEN state there (except the ports penne itself listens on for
- * {@code -t}, which would loop back) a listener on the namespace's
+ * LISTEN state there (except penne's own sockets, its {@code -t} listeners,
+ * which would loop back: {@link ProcNetListeners} tells them apart by
+ * inode) a listener on the namespace's
  * loopback and closes the listeners of ports that went away. A port the namespace already uses cannot be bound; it is
  * remembered and not retried until the host stops listening on it.
  *
@@ -58,6 +58,8 @@ final class NsListeners {
     /** auto: host port to our listeners in the namespace ({-1, -1} when binding failed). */
     private final Map<Integer, int[]> auto = new HashMap<>();
     private BitSet excluded;
+    /** auto: the host's listening sockets, read by the scanner thread (and once by start, before it runs). */
+    private ProcNetListeners hostListeners;
     /** The auto scanner: reads /proc off the loop thread, hands changes to the loop. */
     private Thread scanner;
     private volatile boolean stopped;
@@ -82,9 +84,15 @@ final class NsListeners {
                 if (!s.isAuto())
                     for (int port : s.ports())
                         excluded.set(port);
+            try {
+                hostListeners = ProcNetListeners.open("tcp", "tcp6");
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.ERROR, "instance " + inst.name() + ": -T auto: cannot read the host's"
+                    + " listening sockets: " + e.getMessage());
+                return;
+            }
             BitSet first = hostPorts();
-            if (first != null)
-                apply(first);
+            apply(first);
             scanner = new Thread(this::scanLoop, "penne-splice-auto-" + inst.name());
             scanner.setDaemon(true);
             scanner.start();
@@ -192,6 +200,14 @@ final class NsListeners {
      * milliseconds on a busy host, which the loop must not spend.
      */
     private void scanLoop() {
+        try {
+            scanUntilStopped();
+        } finally {
+            hostListeners.close();
+        }
+    }
+
+    private void scanUntilStopped() {
         BitSet last = null;
         while (!stopped) {
             try {
@@ -200,7 +216,7 @@ final class NsListeners {
                 return;
             }
             BitSet now = hostPorts();
-            if (now == null || now.equals(last))
+            if (now.equals(last))
                 continue;
             last = now;
             BitSet ports = now;
@@ -211,18 +227,12 @@ final class NsListeners {
         }
     }
 
-    /** Ports in LISTEN state on the host, except our own -t ports; null if /proc could not be read. */
+    /** Ports in LISTEN state on the host, except penne's own and the fixed -t ports. */
     private BitSet hostPorts() {
-        try {
-            BitSet host = new BitSet(65536);
-            readListening(Path.of("/proc/net/tcp"), host);
-            readListening(Path.of("/proc/net/tcp6"), host);
-            host.andNot(excluded);
-            return host;
-        } catch (IOException | RuntimeException e) {
-            LOG.log(System.Logger.Level.DEBUG, "instance " + inst.name() + ": -T auto scan failed", e);
-            return null;
-        }
+        BitSet host = new BitSet(65536);
+        hostListeners.scan(host);
+        host.andNot(excluded);
+        return host;
     }
 
     /** On the loop: listeners for new host ports, none for ports gone. */
@@ -256,25 +266,6 @@ final class NsListeners {
             }
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.DEBUG, "instance " + inst.name() + ": -T auto update failed", e);
-        }
-    }
-
-    /** Sets the local ports of sockets in LISTEN state (0A) of one /proc/net/tcp* file. */
-    static void readListening(Path file, BitSet ports) throws IOException {
-        if (!Files.exists(file))
-            return;
-        for (String line : Files.readAllLines(file)) {
-            String[] f = line.trim().split("\\s+");
-            if (f.length < 4 || !f[3].equals("0A"))
-                continue;
-            int colon = f[1].lastIndexOf(':');
-            if (colon < 0)
-                continue;
-            try {
-                ports.set(Integer.parseInt(f[1].substring(colon + 1), 16));
-            } catch (NumberFormatException e) {
-                // the header line, or a format this does not know: skip
-            }
         }
     }
 

@@ -8,18 +8,11 @@ import io.penne.api.Counters;
 import io.penne.api.EventLoop;
 import io.penne.api.flow.InetAddr;
 import io.penne.api.flow.SpliceConn;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.BitSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 class SpliceUnitTest {
-    @TempDir
-    Path tmp;
-
     @Test
     void epollEventsFollowTheConnectionState() {
         // connecting: only side 1, for EPOLLOUT
@@ -49,22 +42,6 @@ class SpliceUnitTest {
         assertFalse(SpliceHandler.loopback(a[0], a[1]));
         a = InetAddr.parse("::2");
         assertFalse(SpliceHandler.loopback(a[0], a[1]));
-    }
-
-    @Test
-    void listeningPortsAreReadFromProcNetTcp() throws Exception {
-        Path f = tmp.resolve("tcp");
-        Files.writeString(f, String.join("\n",
-            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
-            "   0: 0100007F:1770 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1",
-            "   1: 0100007F:1771 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 2 1",
-            "   2: 00000000000000000000000001000000:1772 00000000000000000000000000000000:0000 0A 0 0 0 0 0 3",
-            "garbage", ""));
-        BitSet ports = new BitSet();
-        NsListeners.readListening(f, ports);
-        assertEquals("{6000, 6002}", ports.toString());
-        NsListeners.readListening(tmp.resolve("missing"), ports);
-        assertEquals("{6000, 6002}", ports.toString());
     }
 
     @Test
