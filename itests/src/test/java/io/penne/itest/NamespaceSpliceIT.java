@@ -88,9 +88,9 @@ class NamespaceSpliceIT {
         "            c.sendall(md.hexdigest().encode())",
         "        elif op == b'H':",
         "            c.sendall(b'got %d' % len(readall(c)))",
-        "        elif op == b'B':",
+        "        elif op in (b'B', b'F'):",
         "            readall(c); md = hashlib.sha256()",
-        "            for i in range(64):",
+        "            for i in range(64 if op == b'B' else 8):",
         "                b = os.urandom(1 << 20); md.update(b); c.sendall(b)",
         "            c.sendall(md.digest())",
         "        elif op == b'S':",
@@ -131,6 +131,8 @@ class NamespaceSpliceIT {
         "        print('up', fam, ans.decode() == md.hexdigest(), flush=True)",
         "    c = conn(4, port); c.sendall(b'B'); c.shutdown(socket.SHUT_WR); time.sleep(1); d = readall(c); c.close()",
         "    print('late reader', len(d) - 32, hashlib.sha256(d[:-32]).digest() == d[-32:], flush=True)",
+        "    c = conn(4, port); c.sendall(b'F'); c.shutdown(socket.SHUT_WR); time.sleep(1); d = readall(c); c.close()",
+        "    print('late reader of a closed stream', len(d) - 32, hashlib.sha256(d[:-32]).digest() == d[-32:], flush=True)",
         "    c = conn(4, port); c.sendall(b'H' + b'x' * 100000); c.shutdown(socket.SHUT_WR)",
         "    print('half', readall(c).decode(), flush=True); c.close()",
         "    ok = [0]; lock = threading.Lock()",
@@ -200,7 +202,8 @@ class NamespaceSpliceIT {
     private void handle(Socket s) throws Exception {
         InputStream in = s.getInputStream();
         OutputStream out = s.getOutputStream();
-        switch (in.read()) {
+        int op = in.read();
+        switch (op) {
             case 'E' -> in.transferTo(out);
             case 'D' -> {
                 MessageDigest md = MessageDigest.getInstance("SHA-256");
@@ -224,11 +227,14 @@ class NamespaceSpliceIT {
             }
             case 'H' -> out.write(("got " + in.transferTo(OutputStream.nullOutputStream()))
                 .getBytes(StandardCharsets.US_ASCII));
-            case 'B' -> {
+            case 'B', 'F' -> {
+                // B: 64 MiB after the client's half-close; F: 8 MiB, which the sockets and pipes on the
+                // way hold, so the server's FIN arrives while a client that waits to read fills them.
+                int mib = op == 'B' ? 64 : 8;
                 in.transferTo(OutputStream.nullOutputStream());
                 MessageDigest md = MessageDigest.getInstance("SHA-256");
                 byte[] b = new byte[MIB];
-                for (int i = 0; i < 64; i++) {
+                for (int i = 0; i < mib; i++) {
                     ThreadLocalRandom.current().nextBytes(b);
                     md.update(b);
                     out.write(b);
@@ -264,6 +270,7 @@ class NamespaceSpliceIT {
         }
         assertTrue(out.contains("half got 100000"), out);
         assertTrue(out.contains("late reader " + (64 * MIB) + " True"), out);
+        assertTrue(out.contains("late reader of a closed stream " + (8 * MIB) + " True"), out);
         assertTrue(out.contains("concurrent ok 500"), out);
     }
 

@@ -46,8 +46,12 @@ import org.osgi.service.component.annotations.Component;
  * read from one side ({@code FIN_RCVD_i}) becomes a {@code shutdown(SHUT_WR)}
  * of the other ({@code FIN_SENT}) only once its pipe is empty; each event
  * moves one direction's FIN at most. When both directions are finished the
- * connection closes cleanly; an error, a hang-up, or a failed connect closes
- * both sockets with {@code SO_LINGER} 0, so each peer sees a reset. Closing
+ * connection closes cleanly; an error, a hang-up of a socket still sent on,
+ * or a failed connect closes both sockets with {@code SO_LINGER} 0, so each
+ * peer sees a reset. A hang-up after our own FIN only means the peer's FIN
+ * arrived behind bytes a full pipe cannot take yet: that socket leaves epoll
+ * (which reports hang-ups whatever the mask) until the pipe has room, and the
+ * bytes and the FIN still reach the other side. Closing
  * only marks the flow; its deferred call closes sockets and pipes and frees
  * it.
  *
@@ -167,8 +171,8 @@ public final class SpliceHandler implements ProtocolHandler {
             return;
         }
         // With the peer's FIN (or a hang-up) reported, read on to the end of stream in this event.
-        if ((events & (EventLoop.EPOLLIN | EventLoop.EPOLLRDHUP)) != 0
-            && !forward(c, inst, d, side, (events & (EventLoop.EPOLLRDHUP | EventLoop.EPOLLHUP)) == 0)) {
+        int ended = EventLoop.EPOLLRDHUP | EventLoop.EPOLLHUP;
+        if ((events & (EventLoop.EPOLLIN | ended)) != 0 && !forward(c, inst, d, side, (events & ended) == 0)) {
             rst(c, inst, d);
             return;
         }
@@ -177,12 +181,22 @@ public final class SpliceHandler implements ProtocolHandler {
             closing(c, inst, d, false);
             return;
         }
-        // A hang-up is an error unless both directions of that socket ended in order: then bytes
-        // still in the other pipe must reach the other side first (passt resets here and loses them).
-        if ((events & EventLoop.EPOLLHUP) != 0
-            && !(d.has(SpliceConn.finRcvd(side)) && d.has(SpliceConn.finSent(side)))) {
-            rst(c, inst, d);
-            return;
+        if ((events & EventLoop.EPOLLHUP) != 0 && !d.has(SpliceConn.finRcvd(side))) {
+            // A hang-up on a socket we still send on means the peer is gone: reset. After our own FIN,
+            // it only says the peer's FIN has arrived, behind bytes the full pipe cannot take yet (a
+            // slow reader on the other side; passt resets here and loses them). epoll reports a
+            // hang-up whatever the interest mask, so stop watching this socket until the pipe has
+            // room: the other side's EPOLLOUT pulls the rest, end of stream included, and
+            // updateEpoll registers it again when reading is wanted.
+            if (!d.has(SpliceConn.finSent(side))) {
+                rst(c, inst, d);
+                return;
+            }
+            if (d.epollEvents[side] >= 0) {
+                inst.loop().unregister(d.sock[side]);
+                d.epollEvents[side] = -1;
+            }
+            c.inc(c.cHupWait);
         }
         updateEpoll(c, inst, d);
     }
@@ -491,7 +505,7 @@ public final class SpliceHandler implements ProtocolHandler {
         final NsListeners listeners;
         boolean refillQueued;
         final Runnable refillTask;
-        final int cAccepted, cEstablished, cConnectFailed, cReset, cFreed, cSockErrors, cStale, cRefused,
+        final int cAccepted, cEstablished, cConnectFailed, cReset, cFreed, cSockErrors, cStale, cRefused, cHupWait,
             cNotLoopback, cTableFull;
 
         Ctx(Instance inst) {
@@ -517,6 +531,7 @@ public final class SpliceHandler implements ProtocolHandler {
             cEstablished = counters.register("splice.conn.established");
             cConnectFailed = counters.register("splice.conn.connect_failed");
             cReset = counters.register("splice.conn.reset");
+            cHupWait = counters.register("splice.conn.hup_behind_data");
             cFreed = counters.register("splice.conn.freed");
             cSockErrors = counters.register("splice.socket_errors");
             cStale = counters.register("splice.events.stale");
