@@ -1,14 +1,14 @@
 /*
  * libpenne-libc: the C library functions of io.penne.linux.LibC as plain JNI
- * natives of io.penne.linux.JniLibC.
+ * natives of io.penne.linux.LibCNatives, plus errno and direct buffer access
+ * for io.penne.linux.JniLibC.
  *
- * Why: a JNI static native with only int/long arguments costs a few tens of
- * nanoseconds above a call from C, where a JNA direct-mapped call costs about
- * 280 (JNA's generic dispatch stub and two libffi marshalling steps) and an
- * FFM downcall with errno capture about 60 (and allocates on some call
- * sites). penne makes 7 to 30 calls per transaction or connection, so on
- * request/response and connect rates this is the difference that remains
- * once penne makes fewer system calls than pasta.
+ * Why: a JNI static native with only int/long arguments costs about 55 ns
+ * above a call from C (a failing splice(): 188 ns against 131), where a JNA
+ * direct-mapped call costs about 310 (JNA's generic dispatch stub and two
+ * libffi marshalling steps) and an FFM downcall with errno capture about 50,
+ * but needs JDK 22 and allocates on some call sites. penne makes 7 to 30
+ * calls per transaction or connection.
  *
  * Theory of operation: JNI_OnLoad registers every function below with
  * RegisterNatives, so a missing or misspelt one fails the load (and penne
@@ -56,7 +56,7 @@ static inline jlong rl(long r)
 	return r;
 }
 
-/* Every wrapper's first two parameters, unused: the JNI environment and JniLibC's class. */
+/* Every wrapper's first two parameters, unused: the JNI environment and the Java class. */
 #define J JNIEnv *env, jclass cls
 #define UNUSED (void)env, (void)cls
 
@@ -163,8 +163,8 @@ static jobject j_wrap(J, jlong addr, jint size)
 
 #define F(name, sig) { #name, sig, (void *)j_##name }
 
-static const JNINativeMethod methods[] = {
-	F(errno, "()I"),
+/* io.penne.linux.LibCNatives */
+static const JNINativeMethod libc[] = {
 	F(epoll_create1, "(I)I"),
 	F(epoll_ctl, "(IIIJ)I"),
 	F(epoll_wait, "(IJII)I"),
@@ -213,23 +213,32 @@ static const JNINativeMethod methods[] = {
 	F(getuid, "()I"),
 	F(getgid, "()I"),
 	F(gettid, "()I"),
+};
+
+/* io.penne.linux.JniLibC */
+static const JNINativeMethod extras[] = {
+	F(errno, "()I"),
 	F(address, "(Ljava/nio/ByteBuffer;)J"),
 	F(wrap, "(JI)Ljava/nio/ByteBuffer;"),
 };
 
+/* Registers methods on the class named cname, found through this library's class loader (JniLibC's). */
+static int register_natives(JNIEnv *env, const char *cname, const JNINativeMethod *m, int n)
+{
+	jclass cls = (*env)->FindClass(env, cname);
+
+	return cls && (*env)->RegisterNatives(env, cls, m, n) == 0 ? 0 : -1;
+}
+
 JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved)
 {
 	JNIEnv *env;
-	jclass cls;
 
 	(void)reserved;
 	if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_8) != JNI_OK)
 		return JNI_ERR;
-	/* Found through the class loader that loaded this library: JniLibC's. */
-	cls = (*env)->FindClass(env, "io/penne/linux/JniLibC");
-	if (!cls)
-		return JNI_ERR;
-	if ((*env)->RegisterNatives(env, cls, methods, sizeof(methods) / sizeof(methods[0])) != 0)
+	if (register_natives(env, "io/penne/linux/LibCNatives", libc, sizeof(libc) / sizeof(libc[0])) ||
+	    register_natives(env, "io/penne/linux/JniLibC", extras, sizeof(extras) / sizeof(extras[0])))
 		return JNI_ERR;
 	return JNI_VERSION_1_8;
 }

@@ -12,16 +12,18 @@ import java.nio.ByteBuffer;
  * the same functions, chosen once when this class is initialised, first that
  * works:
  * <ol>
- * <li>{@link JniLibC}, penne's own JNI library {@code libpenne-libc.so}, built
- * with the bundle where a C compiler is present (about 15 ns per call above
- * C);</li>
+ * <li>penne's own JNI library {@code libpenne-libc.so} ({@link JniLibC}),
+ * built with the bundle where a C compiler is present, which binds the
+ * natives of {@link LibCNatives} (188 ns for a failing {@code splice()},
+ * which takes 131 from C);</li>
  * <li>{@link FfmLibC}, the Foreign Function and Memory API, when the JVM is
- * 22 or later (about 60 ns above C, and it allocates on some call sites);</li>
- * <li>{@link JnaLibC}, JNA direct mapping (about 280 ns above C).</li>
+ * 22 or later (182 ns, but it allocates on some call sites);</li>
+ * <li>JNA direct mapping of the same {@link LibCNatives} (440 ns).</li>
  * </ol>
  * The system property {@code penne.native} ({@code jni}, {@code ffm} or
  * {@code jna}) asks for one; if it cannot load, the order above applies. The
- * choice is two {@code static final} booleans, so the JIT drops the branches.
+ * choice is made once, in {@code static final} flags, so the JIT drops the
+ * branch in each method.
  * {@link #backend()} names the binding in use ({@code penne:features} and the
  * tests show it).
  *
@@ -63,6 +65,8 @@ public final class LibC {
         boolean jnaAsked = ASKED.equals("jna");
         JNI = !ffmAsked && !jnaAsked && JniLibC.available();
         FFM = !JNI && !jnaAsked && FfmLibC.available();
+        if (!JNI && !FFM)
+            LibCNatives.registerWithJna();
     }
 
     private LibC() {
@@ -102,208 +106,208 @@ public final class LibC {
 
     // -- epoll, eventfd, timerfd --
     public static int epoll_create1(int flags) {
-        return JNI ? JniLibC.epoll_create1(flags) : FFM ? FfmLibC.epoll_create1(flags) : JnaLibC.epoll_create1(flags);
+        return FFM ? FfmLibC.epoll_create1(flags) : LibCNatives.epoll_create1(flags);
     }
 
     public static int epoll_ctl(int epfd, int op, int fd, long event) {
-        return JNI ? JniLibC.epoll_ctl(epfd, op, fd, event) : FFM ? FfmLibC.epoll_ctl(epfd, op, fd, event) : JnaLibC.epoll_ctl(epfd, op, fd, event);
+        return FFM ? FfmLibC.epoll_ctl(epfd, op, fd, event) : LibCNatives.epoll_ctl(epfd, op, fd, event);
     }
 
     public static int epoll_wait(int epfd, long events, int maxevents, int timeout) {
-        return JNI ? JniLibC.epoll_wait(epfd, events, maxevents, timeout) : FFM ? FfmLibC.epoll_wait(epfd, events, maxevents, timeout) : JnaLibC.epoll_wait(epfd, events, maxevents, timeout);
+        return FFM ? FfmLibC.epoll_wait(epfd, events, maxevents, timeout) : LibCNatives.epoll_wait(epfd, events, maxevents, timeout);
     }
 
     /** {@code initval} is an unsigned int in C. */
     public static int eventfd(int initval, int flags) {
-        return JNI ? JniLibC.eventfd(initval, flags) : FFM ? FfmLibC.eventfd(initval, flags) : JnaLibC.eventfd(initval, flags);
+        return FFM ? FfmLibC.eventfd(initval, flags) : LibCNatives.eventfd(initval, flags);
     }
 
     /** glibc helper: a write of the 8-byte {@code value}, taken by value, so no buffer is needed. */
     public static int eventfd_write(int fd, long value) {
-        return JNI ? JniLibC.eventfd_write(fd, value) : FFM ? FfmLibC.eventfd_write(fd, value) : JnaLibC.eventfd_write(fd, value);
+        return FFM ? FfmLibC.eventfd_write(fd, value) : LibCNatives.eventfd_write(fd, value);
     }
 
     public static int eventfd_read(int fd, long valuePtr) {
-        return JNI ? JniLibC.eventfd_read(fd, valuePtr) : FFM ? FfmLibC.eventfd_read(fd, valuePtr) : JnaLibC.eventfd_read(fd, valuePtr);
+        return FFM ? FfmLibC.eventfd_read(fd, valuePtr) : LibCNatives.eventfd_read(fd, valuePtr);
     }
 
     public static int timerfd_create(int clockid, int flags) {
-        return JNI ? JniLibC.timerfd_create(clockid, flags) : FFM ? FfmLibC.timerfd_create(clockid, flags) : JnaLibC.timerfd_create(clockid, flags);
+        return FFM ? FfmLibC.timerfd_create(clockid, flags) : LibCNatives.timerfd_create(clockid, flags);
     }
 
     public static int timerfd_settime(int fd, int flags, long newValue, long oldValue) {
-        return JNI ? JniLibC.timerfd_settime(fd, flags, newValue, oldValue) : FFM ? FfmLibC.timerfd_settime(fd, flags, newValue, oldValue) : JnaLibC.timerfd_settime(fd, flags, newValue, oldValue);
+        return FFM ? FfmLibC.timerfd_settime(fd, flags, newValue, oldValue) : LibCNatives.timerfd_settime(fd, flags, newValue, oldValue);
     }
 
     public static int timerfd_gettime(int fd, long curValue) {
-        return JNI ? JniLibC.timerfd_gettime(fd, curValue) : FFM ? FfmLibC.timerfd_gettime(fd, curValue) : JnaLibC.timerfd_gettime(fd, curValue);
+        return FFM ? FfmLibC.timerfd_gettime(fd, curValue) : LibCNatives.timerfd_gettime(fd, curValue);
     }
 
 
     // -- file descriptors --
     public static int close(int fd) {
-        return JNI ? JniLibC.close(fd) : FFM ? FfmLibC.close(fd) : JnaLibC.close(fd);
+        return FFM ? FfmLibC.close(fd) : LibCNatives.close(fd);
     }
 
     public static long mmap(long addr, long length, int prot, int flags, int fd, long offset) {
-        return JNI ? JniLibC.mmap(addr, length, prot, flags, fd, offset) : FFM ? FfmLibC.mmap(addr, length, prot, flags, fd, offset) : JnaLibC.mmap(addr, length, prot, flags, fd, offset);
+        return FFM ? FfmLibC.mmap(addr, length, prot, flags, fd, offset) : LibCNatives.mmap(addr, length, prot, flags, fd, offset);
     }
 
     public static int munmap(long addr, long length) {
-        return JNI ? JniLibC.munmap(addr, length) : FFM ? FfmLibC.munmap(addr, length) : JnaLibC.munmap(addr, length);
+        return FFM ? FfmLibC.munmap(addr, length) : LibCNatives.munmap(addr, length);
     }
 
     public static long read(int fd, long buf, long count) {
-        return JNI ? JniLibC.read(fd, buf, count) : FFM ? FfmLibC.read(fd, buf, count) : JnaLibC.read(fd, buf, count);
+        return FFM ? FfmLibC.read(fd, buf, count) : LibCNatives.read(fd, buf, count);
     }
 
     public static long write(int fd, long buf, long count) {
-        return JNI ? JniLibC.write(fd, buf, count) : FFM ? FfmLibC.write(fd, buf, count) : JnaLibC.write(fd, buf, count);
+        return FFM ? FfmLibC.write(fd, buf, count) : LibCNatives.write(fd, buf, count);
     }
 
     public static long readv(int fd, long iov, int iovcnt) {
-        return JNI ? JniLibC.readv(fd, iov, iovcnt) : FFM ? FfmLibC.readv(fd, iov, iovcnt) : JnaLibC.readv(fd, iov, iovcnt);
+        return FFM ? FfmLibC.readv(fd, iov, iovcnt) : LibCNatives.readv(fd, iov, iovcnt);
     }
 
     public static long writev(int fd, long iov, int iovcnt) {
-        return JNI ? JniLibC.writev(fd, iov, iovcnt) : FFM ? FfmLibC.writev(fd, iov, iovcnt) : JnaLibC.writev(fd, iov, iovcnt);
+        return FFM ? FfmLibC.writev(fd, iov, iovcnt) : LibCNatives.writev(fd, iov, iovcnt);
     }
 
     public static int fcntl(int fd, int cmd, long arg) {
-        return JNI ? JniLibC.fcntl(fd, cmd, arg) : FFM ? FfmLibC.fcntl(fd, cmd, arg) : JnaLibC.fcntl(fd, cmd, arg);
+        return FFM ? FfmLibC.fcntl(fd, cmd, arg) : LibCNatives.fcntl(fd, cmd, arg);
     }
 
     public static int pipe2(long fds, int flags) {
-        return JNI ? JniLibC.pipe2(fds, flags) : FFM ? FfmLibC.pipe2(fds, flags) : JnaLibC.pipe2(fds, flags);
+        return FFM ? FfmLibC.pipe2(fds, flags) : LibCNatives.pipe2(fds, flags);
     }
 
     public static long splice(int fdIn, long offIn, int fdOut, long offOut, long len, int flags) {
-        return JNI ? JniLibC.splice(fdIn, offIn, fdOut, offOut, len, flags) : FFM ? FfmLibC.splice(fdIn, offIn, fdOut, offOut, len, flags) : JnaLibC.splice(fdIn, offIn, fdOut, offOut, len, flags);
+        return FFM ? FfmLibC.splice(fdIn, offIn, fdOut, offOut, len, flags) : LibCNatives.splice(fdIn, offIn, fdOut, offOut, len, flags);
     }
 
     public static int dup(int oldfd) {
-        return JNI ? JniLibC.dup(oldfd) : FFM ? FfmLibC.dup(oldfd) : JnaLibC.dup(oldfd);
+        return FFM ? FfmLibC.dup(oldfd) : LibCNatives.dup(oldfd);
     }
 
     public static int dup2(int oldfd, int newfd) {
-        return JNI ? JniLibC.dup2(oldfd, newfd) : FFM ? FfmLibC.dup2(oldfd, newfd) : JnaLibC.dup2(oldfd, newfd);
+        return FFM ? FfmLibC.dup2(oldfd, newfd) : LibCNatives.dup2(oldfd, newfd);
     }
 
     public static int dup3(int oldfd, int newfd, int flags) {
-        return JNI ? JniLibC.dup3(oldfd, newfd, flags) : FFM ? FfmLibC.dup3(oldfd, newfd, flags) : JnaLibC.dup3(oldfd, newfd, flags);
+        return FFM ? FfmLibC.dup3(oldfd, newfd, flags) : LibCNatives.dup3(oldfd, newfd, flags);
     }
 
     /** {@code path} is the address of a NUL-terminated path; {@code mode} only matters with O_CREAT/O_TMPFILE. */
     public static int open(long path, int flags, int mode) {
-        return JNI ? JniLibC.open(path, flags, mode) : FFM ? FfmLibC.open(path, flags, mode) : JnaLibC.open(path, flags, mode);
+        return FFM ? FfmLibC.open(path, flags, mode) : LibCNatives.open(path, flags, mode);
     }
 
     /** {@code request} is an unsigned long in C; {@code argp} an address or a plain integer, per request. */
     public static int ioctl(int fd, long request, long argp) {
-        return JNI ? JniLibC.ioctl(fd, request, argp) : FFM ? FfmLibC.ioctl(fd, request, argp) : JnaLibC.ioctl(fd, request, argp);
+        return FFM ? FfmLibC.ioctl(fd, request, argp) : LibCNatives.ioctl(fd, request, argp);
     }
 
 
     // -- sockets --
     public static int socket(int domain, int type, int protocol) {
-        return JNI ? JniLibC.socket(domain, type, protocol) : FFM ? FfmLibC.socket(domain, type, protocol) : JnaLibC.socket(domain, type, protocol);
+        return FFM ? FfmLibC.socket(domain, type, protocol) : LibCNatives.socket(domain, type, protocol);
     }
 
     public static int bind(int fd, long addr, int addrlen) {
-        return JNI ? JniLibC.bind(fd, addr, addrlen) : FFM ? FfmLibC.bind(fd, addr, addrlen) : JnaLibC.bind(fd, addr, addrlen);
+        return FFM ? FfmLibC.bind(fd, addr, addrlen) : LibCNatives.bind(fd, addr, addrlen);
     }
 
     public static int listen(int fd, int backlog) {
-        return JNI ? JniLibC.listen(fd, backlog) : FFM ? FfmLibC.listen(fd, backlog) : JnaLibC.listen(fd, backlog);
+        return FFM ? FfmLibC.listen(fd, backlog) : LibCNatives.listen(fd, backlog);
     }
 
     public static int accept4(int fd, long addr, long addrlenPtr, int flags) {
-        return JNI ? JniLibC.accept4(fd, addr, addrlenPtr, flags) : FFM ? FfmLibC.accept4(fd, addr, addrlenPtr, flags) : JnaLibC.accept4(fd, addr, addrlenPtr, flags);
+        return FFM ? FfmLibC.accept4(fd, addr, addrlenPtr, flags) : LibCNatives.accept4(fd, addr, addrlenPtr, flags);
     }
 
     public static int connect(int fd, long addr, int addrlen) {
-        return JNI ? JniLibC.connect(fd, addr, addrlen) : FFM ? FfmLibC.connect(fd, addr, addrlen) : JnaLibC.connect(fd, addr, addrlen);
+        return FFM ? FfmLibC.connect(fd, addr, addrlen) : LibCNatives.connect(fd, addr, addrlen);
     }
 
     public static int setsockopt(int fd, int level, int optname, long optval, int optlen) {
-        return JNI ? JniLibC.setsockopt(fd, level, optname, optval, optlen) : FFM ? FfmLibC.setsockopt(fd, level, optname, optval, optlen) : JnaLibC.setsockopt(fd, level, optname, optval, optlen);
+        return FFM ? FfmLibC.setsockopt(fd, level, optname, optval, optlen) : LibCNatives.setsockopt(fd, level, optname, optval, optlen);
     }
 
     public static int getsockopt(int fd, int level, int optname, long optval, long optlenPtr) {
-        return JNI ? JniLibC.getsockopt(fd, level, optname, optval, optlenPtr) : FFM ? FfmLibC.getsockopt(fd, level, optname, optval, optlenPtr) : JnaLibC.getsockopt(fd, level, optname, optval, optlenPtr);
+        return FFM ? FfmLibC.getsockopt(fd, level, optname, optval, optlenPtr) : LibCNatives.getsockopt(fd, level, optname, optval, optlenPtr);
     }
 
     public static int getsockname(int fd, long addr, long addrlenPtr) {
-        return JNI ? JniLibC.getsockname(fd, addr, addrlenPtr) : FFM ? FfmLibC.getsockname(fd, addr, addrlenPtr) : JnaLibC.getsockname(fd, addr, addrlenPtr);
+        return FFM ? FfmLibC.getsockname(fd, addr, addrlenPtr) : LibCNatives.getsockname(fd, addr, addrlenPtr);
     }
 
     public static int getpeername(int fd, long addr, long addrlenPtr) {
-        return JNI ? JniLibC.getpeername(fd, addr, addrlenPtr) : FFM ? FfmLibC.getpeername(fd, addr, addrlenPtr) : JnaLibC.getpeername(fd, addr, addrlenPtr);
+        return FFM ? FfmLibC.getpeername(fd, addr, addrlenPtr) : LibCNatives.getpeername(fd, addr, addrlenPtr);
     }
 
     public static int shutdown(int fd, int how) {
-        return JNI ? JniLibC.shutdown(fd, how) : FFM ? FfmLibC.shutdown(fd, how) : JnaLibC.shutdown(fd, how);
+        return FFM ? FfmLibC.shutdown(fd, how) : LibCNatives.shutdown(fd, how);
     }
 
     public static long send(int fd, long buf, long len, int flags) {
-        return JNI ? JniLibC.send(fd, buf, len, flags) : FFM ? FfmLibC.send(fd, buf, len, flags) : JnaLibC.send(fd, buf, len, flags);
+        return FFM ? FfmLibC.send(fd, buf, len, flags) : LibCNatives.send(fd, buf, len, flags);
     }
 
     public static long recv(int fd, long buf, long len, int flags) {
-        return JNI ? JniLibC.recv(fd, buf, len, flags) : FFM ? FfmLibC.recv(fd, buf, len, flags) : JnaLibC.recv(fd, buf, len, flags);
+        return FFM ? FfmLibC.recv(fd, buf, len, flags) : LibCNatives.recv(fd, buf, len, flags);
     }
 
     public static long sendto(int fd, long buf, long len, int flags, long addr, int addrlen) {
-        return JNI ? JniLibC.sendto(fd, buf, len, flags, addr, addrlen) : FFM ? FfmLibC.sendto(fd, buf, len, flags, addr, addrlen) : JnaLibC.sendto(fd, buf, len, flags, addr, addrlen);
+        return FFM ? FfmLibC.sendto(fd, buf, len, flags, addr, addrlen) : LibCNatives.sendto(fd, buf, len, flags, addr, addrlen);
     }
 
     public static long recvfrom(int fd, long buf, long len, int flags, long addr, long addrlenPtr) {
-        return JNI ? JniLibC.recvfrom(fd, buf, len, flags, addr, addrlenPtr) : FFM ? FfmLibC.recvfrom(fd, buf, len, flags, addr, addrlenPtr) : JnaLibC.recvfrom(fd, buf, len, flags, addr, addrlenPtr);
+        return FFM ? FfmLibC.recvfrom(fd, buf, len, flags, addr, addrlenPtr) : LibCNatives.recvfrom(fd, buf, len, flags, addr, addrlenPtr);
     }
 
     public static long sendmsg(int fd, long msghdr, int flags) {
-        return JNI ? JniLibC.sendmsg(fd, msghdr, flags) : FFM ? FfmLibC.sendmsg(fd, msghdr, flags) : JnaLibC.sendmsg(fd, msghdr, flags);
+        return FFM ? FfmLibC.sendmsg(fd, msghdr, flags) : LibCNatives.sendmsg(fd, msghdr, flags);
     }
 
     public static long recvmsg(int fd, long msghdr, int flags) {
-        return JNI ? JniLibC.recvmsg(fd, msghdr, flags) : FFM ? FfmLibC.recvmsg(fd, msghdr, flags) : JnaLibC.recvmsg(fd, msghdr, flags);
+        return FFM ? FfmLibC.recvmsg(fd, msghdr, flags) : LibCNatives.recvmsg(fd, msghdr, flags);
     }
 
     /** {@code timeout} is a {@code struct timespec *} (0 for none). */
     public static int recvmmsg(int fd, long msgvec, int vlen, int flags, long timeout) {
-        return JNI ? JniLibC.recvmmsg(fd, msgvec, vlen, flags, timeout) : FFM ? FfmLibC.recvmmsg(fd, msgvec, vlen, flags, timeout) : JnaLibC.recvmmsg(fd, msgvec, vlen, flags, timeout);
+        return FFM ? FfmLibC.recvmmsg(fd, msgvec, vlen, flags, timeout) : LibCNatives.recvmmsg(fd, msgvec, vlen, flags, timeout);
     }
 
     public static int sendmmsg(int fd, long msgvec, int vlen, int flags) {
-        return JNI ? JniLibC.sendmmsg(fd, msgvec, vlen, flags) : FFM ? FfmLibC.sendmmsg(fd, msgvec, vlen, flags) : JnaLibC.sendmmsg(fd, msgvec, vlen, flags);
+        return FFM ? FfmLibC.sendmmsg(fd, msgvec, vlen, flags) : LibCNatives.sendmmsg(fd, msgvec, vlen, flags);
     }
 
 
     // -- namespaces (they act on the calling thread only, see NetnsThread) --
     public static int unshare(int flags) {
-        return JNI ? JniLibC.unshare(flags) : FFM ? FfmLibC.unshare(flags) : JnaLibC.unshare(flags);
+        return FFM ? FfmLibC.unshare(flags) : LibCNatives.unshare(flags);
     }
 
     public static int setns(int fd, int nstype) {
-        return JNI ? JniLibC.setns(fd, nstype) : FFM ? FfmLibC.setns(fd, nstype) : JnaLibC.setns(fd, nstype);
+        return FFM ? FfmLibC.setns(fd, nstype) : LibCNatives.setns(fd, nstype);
     }
 
 
     // -- process identity --
     public static int getpid() {
-        return JNI ? JniLibC.getpid() : FFM ? FfmLibC.getpid() : JnaLibC.getpid();
+        return FFM ? FfmLibC.getpid() : LibCNatives.getpid();
     }
 
     public static int getuid() {
-        return JNI ? JniLibC.getuid() : FFM ? FfmLibC.getuid() : JnaLibC.getuid();
+        return FFM ? FfmLibC.getuid() : LibCNatives.getuid();
     }
 
     public static int getgid() {
-        return JNI ? JniLibC.getgid() : FFM ? FfmLibC.getgid() : JnaLibC.getgid();
+        return FFM ? FfmLibC.getgid() : LibCNatives.getgid();
     }
 
     /** glibc 2.30 and later. */
     public static int gettid() {
-        return JNI ? JniLibC.gettid() : FFM ? FfmLibC.gettid() : JnaLibC.gettid();
+        return FFM ? FfmLibC.gettid() : LibCNatives.gettid();
     }
 }

@@ -5,31 +5,35 @@ import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
 
 /**
- * The {@link LibC} functions bound with JNA direct mapping: the last resort,
- * used when neither penne's JNI library ({@link JniLibC}) nor the FFM API
- * ({@link FfmLibC}, JDK 22+) is available.
- *
- * <p>Theory of operation: the static initializer calls {@link Native#register}
- * against the process's C library, which makes JNA bind every {@code static
- * native} method below to the symbol of the same name via JNI
- * {@code RegisterNatives}. A call then goes Java &rarr; JNA's generic direct
- * dispatch stub &rarr; libffi &rarr; libc, without the reflection, proxy and
- * argument {@code Object[]} that interface mapping costs on every call. There
- * is no {@code throws LastErrorException}: JNA's dispatch code saves errno
+ * The {@link LibC} functions as {@code static native} methods, bound once
+ * per JVM by one of two means ({@link LibC} chooses):
+ * <ul>
+ * <li>penne's JNI library: its {@code JNI_OnLoad} registers its own C
+ * wrappers for every method here ({@link JniLibC} loads it);</li>
+ * <li>JNA direct mapping, the last resort ({@link #registerWithJna}):
+ * {@link Native#register} binds every method to the C library symbol of
+ * the same name via JNI {@code RegisterNatives}. A call then goes Java
+ * &rarr; JNA's generic direct dispatch stub &rarr; libffi &rarr; libc,
+ * without the reflection, proxy and argument {@code Object[]} that
+ * interface mapping costs on every call. JNA's dispatch code saves errno
  * into a JNA thread-local right after every native call, which
- * {@link Native#getLastError()} reads (verified by {@code ErrnoTest}).
+ * {@link Native#getLastError()} reads (verified by {@code ErrnoTest}).</li>
+ * </ul>
+ * One set of declarations serves both, so the two bindings cannot drift
+ * apart. The class has no static initializer: binding is its user's act.
  */
-final class JnaLibC {
-    static {
+final class LibCNatives {
+    private LibCNatives() {
+    }
+
+    /** Binds every method here to libc through JNA (once per JVM, only if the JNI library did not). */
+    static void registerWithJna() {
         // The data-path layouts (epoll_event, itimerspec, iovec, long for
         // size_t) assume LP64 Linux; fail loudly rather than corrupt memory.
         if (!Platform.isLinux() || Native.LONG_SIZE != 8 || Native.POINTER_SIZE != 8)
             throw new UnsupportedOperationException(
                     "penne linux bundle needs 64-bit Linux, found " + System.getProperty("os.name") + "/" + Platform.ARCH);
-        Native.register(JnaLibC.class, NativeLibrary.getInstance(Platform.C_LIBRARY_NAME));
-    }
-
-    private JnaLibC() {
+        Native.register(LibCNatives.class, NativeLibrary.getInstance(Platform.C_LIBRARY_NAME));
     }
 
     // -- epoll, eventfd, timerfd --
