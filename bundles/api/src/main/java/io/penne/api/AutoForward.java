@@ -21,6 +21,11 @@ import java.util.List;
  * pasta's auto rules are weak. A spec of all ports ({@code auto} alone)
  * leaves out the ephemeral range, as pasta.
  *
+ * <p>A sync with the same set as the last one, when every socket wanted
+ * then could be opened, returns at once: the owner scans every second, and
+ * walking 65535 ports of every spec each time would be the scan's largest
+ * cost (and, in the interpreter at startup, tens of milliseconds).
+ *
  * <p>State: per spec, the socket of each (port, family), so memory is fixed
  * at 512 KiB per spec. Not thread-safe: the owner's loop calls it.
  */
@@ -40,6 +45,9 @@ public final class AutoForward {
     private final boolean v4ok, v6ok;
     private final int[] ephemeral;
     private final BitSet taken;
+    /** The set of the last sync (null before the first), and whether a socket it wanted failed to open. */
+    private BitSet last;
+    private boolean retry;
 
     /**
      * @param specs the {@code auto} specs
@@ -60,6 +68,10 @@ public final class AutoForward {
 
     /** Sockets for ports whose target is in {@code bound} and not yet open; none for those gone. */
     public void sync(BitSet bound, Opener opener, Closer closer) {
+        if (!retry && bound.equals(last))
+            return;
+        last = (BitSet) bound.clone();
+        retry = false;
         for (int i = 0; i < specs.size(); i++) {
             PortSpec spec = specs.get(i);
             long[] bind = spec.addressBits();
@@ -76,6 +88,8 @@ public final class AutoForward {
                         int fd = opener.open(v4, bind, port, target);
                         if (fd >= 0)
                             mine[slot] = fd + 1;
+                        else
+                            retry = true;
                     } else if (!want && mine[slot] != 0) {
                         closer.close(mine[slot] - 1);
                         mine[slot] = 0;
@@ -87,6 +101,7 @@ public final class AutoForward {
 
     /** Closes every socket made here. */
     public void closeAll(Closer closer) {
+        last = null;
         for (int[] mine : fds)
             for (int slot = 0; slot < mine.length; slot++)
                 if (mine[slot] != 0) {

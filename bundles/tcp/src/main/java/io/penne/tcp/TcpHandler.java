@@ -193,7 +193,7 @@ public final class TcpHandler implements ProtocolHandler {
             startAutoForward(c, instance, auto);
     }
 
-    /** pasta's -t auto: host listeners for the ports listening in the namespace ({@link AutoForward}); scans now, then every second. */
+    /** pasta's -t auto: host listeners for the ports listening in the namespace ({@link AutoForward}); scans at once, then every second. */
     private void startAutoForward(Ctx c, Instance inst, List<PortSpec> auto) {
         try {
             c.autoScanner = inst.namespace().call(() -> {
@@ -210,7 +210,8 @@ public final class TcpHandler implements ProtocolHandler {
         }
         c.auto = new AutoForward(auto, c.nat.hasGuest(true), c.nat.hasGuest(false), io.penne.linux.Sysctl.ephemeralPorts(),
             new java.util.BitSet());
-        autoScan(c, inst);
+        // The first scan runs on the loop as soon as it can rather than here, so starting up does not wait for it.
+        c.autoTask = inst.loop().schedule(0, () -> autoScan(c, inst));
     }
 
     private void autoScan(Ctx c, Instance inst) {
