@@ -31,9 +31,13 @@ import java.util.concurrent.TimeUnit;
  * ({@link UdpHandler#closeListener}). Ports that fixed forwarding holds are
  * never opened twice.
  *
- * <p>Limits: a new port is noticed within a second, as with pasta.
- * Listeners made here are closed when the handler detaches, with the flows
- * using them; the next handler opens them again at its first scan.
+ * <p>Limits: a new port is noticed within a second, as with pasta. The
+ * scans read the files whole on the loop thread (as pasta does on its only
+ * thread): on a host with tens of thousands of sockets that is milliseconds
+ * a second of delay for packets (-T auto scans on a thread of its own for
+ * that reason; this does not yet). Listeners made here are closed when the
+ * handler detaches, with the flows using them; the next handler opens them
+ * again at its first scan.
  */
 final class UdpAuto {
     private final UdpCtx c;
