@@ -289,6 +289,67 @@ class LauncherIT {
     }
 
     /**
+     * pasta's own test suite attaches without --config-net ("pasta -f -t PORT ... PID"): the tap is
+     * left down and unconfigured, but -t listens on the host at once, and once the guest takes the
+     * host's address itself (pasta would offer it by DHCP) a host client reaches its server.
+     */
+    @Test
+    void attachedWithoutConfigNetLeavesTheTapAloneAndForwardsOnceTheGuestTakesTheAddress() throws Exception {
+        assumeTrue(isRoot(), "creates a named namespace with ip netns");
+        assumeTrue(Dist.run(10, List.of("sh", "-c", "command -v python3")).status() == 0, "no python3");
+        String name = "penne-nc-" + ProcessHandle.current().pid();
+        assertEquals(0, Dist.run(30, List.of("ip", "netns", "add", name)).status());
+        Path sock = tmp.resolve("nc.sock");
+        Path pid = tmp.resolve("nc.pid");
+        markers.add(sock.toString());
+        int port = 20000 + new java.util.Random().nextInt(10000);
+        Process server = null;
+        try {
+            Result r = Dist.run(60, Dist.penne("--netns", name, "-t", String.valueOf(port), "-T", "none", "-u",
+                "none", "-U", "none", "-c", sock.toString(), "-P", pid.toString()));
+            assertEquals(0, r.status(), r.toString());
+            assertEquals("", Dist.run(30, List.of("ip", "-n", name, "-o", "addr", "show", "scope", "global"))
+                .out().trim(), "no address configured without --config-net");
+            // The guest configures itself with the host's address, prefix and gateway.
+            String route = Dist.run(30, List.of("ip", "-4", "route", "show", "default")).out().trim();
+            String[] rw = route.split("\\s+");
+            String gw = rw[2], dev = rw[4];
+            String addr = Dist.run(30, List.of("sh", "-c", "ip -4 -o addr show dev " + dev
+                + " scope global | awk '{print $4}' | head -1")).out().trim();
+            assertEquals(0, Dist.run(30, List.of("ip", "-n", name, "link", "set", dev, "up")).status());
+            assertEquals(0, Dist.run(30, List.of("ip", "-n", name, "addr", "add", addr, "dev", dev)).status());
+            assertEquals(0, Dist.run(30, List.of("ip", "-n", name, "route", "add", "default", "via", gw)).status());
+            server = new ProcessBuilder("ip", "netns", "exec", name, "python3", "-c", "import socket\n"
+                + "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                + "s.bind(('0.0.0.0'," + port + ")); s.listen(1)\n"
+                + "c,a=s.accept(); d=c.recv(100); c.sendall(b'pong '+d); c.close()\n").start();
+            String host = addr.substring(0, addr.indexOf('/'));
+            String reply = null;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (reply == null && System.nanoTime() < deadline) {
+                try (java.net.Socket s = new java.net.Socket()) {
+                    s.connect(new java.net.InetSocketAddress(host, port), 2000);
+                    s.setSoTimeout(5000);
+                    s.getOutputStream().write("ping".getBytes());
+                    s.shutdownOutput();
+                    String got = new String(s.getInputStream().readAllBytes());
+                    if (!got.isEmpty())
+                        reply = got;
+                } catch (IOException e) {
+                    Thread.sleep(100); // the server inside is not listening yet
+                }
+            }
+            assertEquals("pong ping", reply);
+        } finally {
+            if (server != null)
+                server.destroyForcibly();
+            if (Files.exists(pid))
+                Dist.run(30, List.of("kill", Files.readString(pid).trim()));
+            Dist.run(30, List.of("ip", "netns", "del", name));
+        }
+    }
+
+    /**
      * --no-udp and --no-icmp, as pasta: the namespace's UDP datagrams and pings to the host are
      * dropped and counted (drop.protocol_disabled), while TCP still works.
      */

@@ -30,7 +30,9 @@ import java.util.Map;
  * tap, so the guest sees the same addresses and gateway as the host (no
  * NAT). Explicit {@code address4}/{@code gateway4}/... replace what is copied.
  * An IP version whose template is missing (no default route) is left out
- * with a warning, as pasta does. IPv6 duplicate address detection is dodged
+ * with a warning, as pasta does. Without {@code ns.configure} nothing is
+ * applied, but the addresses are still recorded as the guest's, as pasta
+ * knows them without {@code --config-net}. IPv6 duplicate address detection is dodged
  * with IFF_NOARP while addresses go on and NODAD on the addresses.
  *
  * <p>The namespace thread also spawns the command that runs inside
@@ -113,8 +115,16 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
             byte[] mac = ns.linkMac(ifi);
             if (mac != null && mac.length == 6)
                 found.put("guest.mac", java.util.HexFormat.ofDelimiter(":").formatHex(mac));
-            if (!c.configure())
+            if (!c.configure()) {
+                // pasta without --config-net: the tap stays down and unconfigured, but the guest's
+                // addresses are still the host's (pasta offers them by DHCP and NDP), so forwarding
+                // (-t, -u) and address translation work once the guest takes them.
+                if (t4 != null)
+                    t4.record("4", found);
+                if (t6 != null)
+                    t6.record("6", found);
                 return;
+            }
             if (c.mtu() != 0)
                 check(ns.linkSetMtu(ifi, c.mtu()), ns, "set the MTU of " + tap.name());
             int flags = IFF_UP | (t6 != null ? IFF_NOARP : 0);
@@ -217,12 +227,19 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
             return dflt;
         }
 
+        /** The guest's address and gateway of this version, as {@link #apply} would configure them. */
+        void record(String v, Map<String, Object> found) {
+            if (!addresses.isEmpty())
+                found.putIfAbsent("guest.address" + v, text(addresses.get(0)));
+            if (gateway != null)
+                found.put("guest.gateway" + v, text(gateway));
+        }
+
         void apply(Netlink ns, int ifi, String v, Map<String, Object> found) {
             for (int i = 0; i < addresses.size(); i++) {
                 int rc = ns.addrAdd(ifi, addresses.get(i), prefixes.get(i));
                 if (rc != -io.penne.linux.Errno.EEXIST)
                     check(rc, ns, "add address " + text(addresses.get(i)) + "/" + prefixes.get(i));
-                found.putIfAbsent("guest.address" + v, text(addresses.get(i)));
             }
             if (routes.isEmpty() && gateway != null) {
                 check(ns.routeAddDefault(ifi, gateway), ns, "add the default route via " + text(gateway));
@@ -236,8 +253,7 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
                         check(rc, ns, "copy a route via " + text(r.gateway()));
                 }
             }
-            if (gateway != null)
-                found.put("guest.gateway" + v, text(gateway));
+            record(v, found);
         }
     }
 

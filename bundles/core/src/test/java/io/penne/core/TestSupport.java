@@ -129,7 +129,6 @@ final class TestSupport {
 
         @Override
         public void attach(Instance instance, boolean adopting) {
-            attaches.incrementAndGet();
             this.adopting = adopting;
             if (!adopting) {
                 EventFd e = EventFd.create();
@@ -137,6 +136,8 @@ final class TestSupport {
                 registerRc = instance.loop().register(e.fd(), EventLoop.EPOLLIN,
                     EpollRef.of(instance.eventType(type), e.fd(), payload));
             }
+            // Last: tests wait for this count, then use the eventfd (a loaded machine showed the race).
+            attaches.incrementAndGet();
         }
 
         @Override
