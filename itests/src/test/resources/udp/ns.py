@@ -95,6 +95,18 @@ def local_count():
         n, count['n'] = count['n'], 0
     return n
 
+def round_trip_from_host(v, addr, size):
+    # One datagram from the host and its echo. UDP may lose one (a clean-clone CI run on
+    # 2026-11-22 lost the first tap.in.4 datagram once; not reproduced in 7 runs since, idle or
+    # loaded): up to three tries, each a new command, and a "retried" line says so; the bursts
+    # measure loss properly.
+    for attempt in (1, 2, 3):
+        r = once(v, 'RT %s %s %d %d' % (v, addr, FWD, size)).split()[1]
+        if r == 'OK' or attempt == 3:
+            if attempt > 1:
+                out('retried', '%s %s %d after %d tries: %s' % (v, addr, size, attempt, r))
+            return r
+
 time.sleep(0.2)
 for v in ('4', '6'):
     # Tap path, namespace to host: the gateway stands for the host.
@@ -109,8 +121,8 @@ for v in ('4', '6'):
     out('lo.out.%s.burst' % v, burst_out(v, LO[v], NSFWD))
     # Host to namespace (-u): to the host's own address (tap path), and to its loopback (loopback path).
     for path, addr in (('tap', ADDR[v]), ('lo', LO[v])):
-        out('%s.in.%s.single' % (path, v), once(v, 'RT %s %s %d 5' % (v, addr, FWD)).split()[1])
-        out('%s.in.%s.60k' % (path, v), once(v, 'RT %s %s %d %d' % (v, addr, FWD, 60 * 1024)).split()[1])
+        out('%s.in.%s.single' % (path, v), round_trip_from_host(v, addr, 5))
+        out('%s.in.%s.60k' % (path, v), round_trip_from_host(v, addr, 60 * 1024))
         local_count()
         once(v, 'SEND %s %s %d 1000 64' % (v, addr, FWD))
         out('%s.in.%s.burst' % (path, v), local_count())
