@@ -190,32 +190,13 @@ class LauncherIT {
                 // taken: another
             }
         }
-        String server = "import socket\n"
-            + "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-            + "s.bind(('0.0.0.0'," + port + ")); s.listen(1)\n"
-            + "c,a=s.accept(); d=c.recv(100); c.sendall(b'pong '+d); c.close()\n";
+        String server = pongServer(port);
         List<String> cmd = option == null ? Dist.penne("--", "python3", "-c", server)
             : Dist.penne(option, String.valueOf(port), "--", "python3", "-c", server);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("out").toFile())
             .start();
         started.add(p);
-        String reply = null;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (reply == null && System.nanoTime() < deadline && p.isAlive()) {
-            try (java.net.Socket s = new java.net.Socket()) {
-                s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 2000);
-                s.setSoTimeout(5000);
-                s.getOutputStream().write("ping".getBytes());
-                s.shutdownOutput();
-                String r = new String(s.getInputStream().readAllBytes());
-                if (!r.isEmpty())
-                    reply = r;
-            } catch (IOException e) {
-                // not listening yet (penne not up, or the server inside not yet): try again
-            }
-            if (reply == null)
-                Thread.sleep(100);
-        }
+        String reply = pingUntilAnswered("127.0.0.1", port, 60, p::isAlive);
         assertEquals("pong ping", reply, "output: " + Files.readString(tmp.resolve("out")));
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), "penne did not exit with its command");
         assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("out")));
@@ -319,27 +300,9 @@ class LauncherIT {
             assertEquals(0, Dist.run(30, List.of("ip", "-n", name, "link", "set", dev, "up")).status());
             assertEquals(0, Dist.run(30, List.of("ip", "-n", name, "addr", "add", addr, "dev", dev)).status());
             assertEquals(0, Dist.run(30, List.of("ip", "-n", name, "route", "add", "default", "via", gw)).status());
-            server = new ProcessBuilder("ip", "netns", "exec", name, "python3", "-c", "import socket\n"
-                + "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-                + "s.bind(('0.0.0.0'," + port + ")); s.listen(1)\n"
-                + "c,a=s.accept(); d=c.recv(100); c.sendall(b'pong '+d); c.close()\n").start();
+            server = new ProcessBuilder("ip", "netns", "exec", name, "python3", "-c", pongServer(port)).start();
             String host = addr.substring(0, addr.indexOf('/'));
-            String reply = null;
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (reply == null && System.nanoTime() < deadline) {
-                try (java.net.Socket s = new java.net.Socket()) {
-                    s.connect(new java.net.InetSocketAddress(host, port), 2000);
-                    s.setSoTimeout(5000);
-                    s.getOutputStream().write("ping".getBytes());
-                    s.shutdownOutput();
-                    String got = new String(s.getInputStream().readAllBytes());
-                    if (!got.isEmpty())
-                        reply = got;
-                } catch (IOException e) {
-                    Thread.sleep(100); // the server inside is not listening yet
-                }
-            }
-            assertEquals("pong ping", reply);
+            assertEquals("pong ping", pingUntilAnswered(host, port, 30, () -> true));
         } finally {
             if (server != null)
                 server.destroyForcibly();
@@ -529,6 +492,38 @@ class LauncherIT {
             Thread.sleep(50);
         }
         throw new AssertionError("instance at " + sock + " never answered");
+    }
+
+    /** A python server on {@code port} that answers one connection's bytes with "pong " and them. */
+    private static String pongServer(int port) {
+        return "import socket\n"
+            + "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+            + "s.bind(('0.0.0.0'," + port + ")); s.listen(1)\n"
+            + "c,a=s.accept(); d=c.recv(100); c.sendall(b'pong '+d); c.close()\n";
+    }
+
+    /**
+     * Connects to {@code host}:{@code port}, sends "ping" and half-closes, every 100 ms until an
+     * answer comes, {@code seconds} pass or {@code alive} turns false; the answer, or null.
+     */
+    private static String pingUntilAnswered(String host, int port, long seconds,
+                                            java.util.function.BooleanSupplier alive) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (System.nanoTime() < deadline && alive.getAsBoolean()) {
+            try (java.net.Socket s = new java.net.Socket()) {
+                s.connect(new java.net.InetSocketAddress(host, port), 2000);
+                s.setSoTimeout(5000);
+                s.getOutputStream().write("ping".getBytes());
+                s.shutdownOutput();
+                String r = new String(s.getInputStream().readAllBytes());
+                if (!r.isEmpty())
+                    return r;
+            } catch (IOException e) {
+                // not listening yet (penne not up, or the server inside not yet): try again
+            }
+            Thread.sleep(100);
+        }
+        return null;
     }
 
     private static boolean isRoot() {

@@ -1,6 +1,5 @@
 package io.penne.linux;
 
-
 /**
  * One epoll instance with a preallocated result array: the heart of an event
  * loop.

@@ -41,6 +41,8 @@ import java.nio.file.StandardCopyOption;
  */
 final class JniLibC {
     private static final String LIBRARY = "libpenne-libc.so";
+    /** Where the build puts the library among the bundle's resources (see src/main/c/build.sh). */
+    static final String RESOURCE = "/native/linux-" + System.getProperty("os.arch") + "/" + LIBRARY;
 
     /** Null once the library is loaded, else why it is not. */
     private static final String UNAVAILABLE = load();
@@ -60,8 +62,7 @@ final class JniLibC {
     private static String load() {
         if (!"Linux".equals(System.getProperty("os.name")) || !"64".equals(System.getProperty("sun.arch.data.model")))
             return "needs 64-bit Linux";
-        String resource = "/native/linux-" + System.getProperty("os.arch") + "/" + LIBRARY;
-        try (InputStream in = JniLibC.class.getResourceAsStream(resource)) {
+        try (InputStream in = JniLibC.class.getResourceAsStream(RESOURCE)) {
             if (in == null)
                 return LIBRARY + " was not built (no C compiler or jni.h where penne was built)";
             String dir = System.getProperty("penne.native.tmpdir", System.getProperty("java.io.tmpdir"));

@@ -142,7 +142,7 @@ public final class Sys {
     /**
      * errno of the last failed call on this thread. A zero here would turn a
      * failure into an apparent success, so it is reported as EIO instead (never
-     * observed; it would mean JNA lost errno).
+     * observed; it would mean the binding lost errno).
      */
     private static int lastErrno() {
         int e = LibC.errno();

@@ -39,7 +39,7 @@ class KernelFeaturesTest {
         assertEquals("pipe2+splice", k.get(KernelFeatures.SPLICE).detail());
         // Where the build made libpenne-libc.so (CI requires it: PENNE_REQUIRE_JNI=1), calls go through it;
         // NativeBindingTest covers each binding.
-        if (KernelFeaturesTest.class.getResource("/native/linux-" + System.getProperty("os.arch") + "/libpenne-libc.so") != null) {
+        if (KernelFeaturesTest.class.getResource(JniLibC.RESOURCE) != null) {
             assertTrue(k.has(KernelFeatures.FAST_NATIVE_CALLS));
             assertEquals("JNI, libpenne-libc.so", k.get(KernelFeatures.FAST_NATIVE_CALLS).detail());
         }

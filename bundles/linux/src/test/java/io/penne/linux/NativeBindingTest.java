@@ -25,8 +25,7 @@ import org.junit.jupiter.api.Test;
  * {@code PENNE_REQUIRE_JNI=1}, where that fails the build instead.
  */
 class NativeBindingTest {
-    private static final boolean JNI_BUILT = NativeBindingTest.class.getResource(
-            "/native/linux-" + System.getProperty("os.arch") + "/libpenne-libc.so") != null;
+    private static final boolean JNI_BUILT = NativeBindingTest.class.getResource(JniLibC.RESOURCE) != null;
 
     @Test
     void jniAndJnaBindingsOnTheBuildJvm() throws Exception {

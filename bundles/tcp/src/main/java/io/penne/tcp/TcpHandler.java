@@ -196,13 +196,7 @@ public final class TcpHandler implements ProtocolHandler {
     /** pasta's -t auto: host listeners for the ports listening in the namespace ({@link AutoForward}); scans at once, then every second. */
     private void startAutoForward(Ctx c, Instance inst, List<PortSpec> auto) {
         try {
-            c.autoScanner = inst.namespace().call(() -> {
-                try {
-                    return ProcNetListeners.open("tcp", "tcp6");
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
+            c.autoScanner = inst.namespace().call(() -> ProcNetListeners.open("tcp", "tcp6"));
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "instance " + inst.name() + ": -t auto: cannot read the namespace's"
                 + " listening sockets: " + e.getMessage());

@@ -6,9 +6,7 @@ import io.penne.api.Instance;
 import io.penne.api.PortSpec;
 import io.penne.linux.NativeBuffer;
 import io.penne.linux.ProcNetListeners;
-import io.penne.linux.Sys;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -40,6 +38,9 @@ import java.util.concurrent.TimeUnit;
  * again at its first scan.
  */
 final class UdpAuto {
+    /** What each side is scanned for: UDP sockets bound without a peer, and TCP listeners. */
+    private static final String[] FILES = {"udp", "udp6", "tcp", "tcp6"};
+
     private final UdpCtx c;
     private final Instance inst;
     private final AutoForward toNs, toHost;
@@ -70,7 +71,7 @@ final class UdpAuto {
         ProcNetListeners nsSockets = null, hostSockets = null;
         if (!host.isEmpty()) {
             try {
-                nsSockets = gns.call(UdpAuto::openSockets);
+                nsSockets = gns.call(() -> ProcNetListeners.open(FILES)); // IOException arrives unchecked
                 toNs = new AutoForward(host, c.nat.hasGuest(true), c.nat.hasGuest(false), eph, takenHost);
             } catch (RuntimeException e) {
                 log(inst, "-u auto", e);
@@ -78,9 +79,9 @@ final class UdpAuto {
         }
         if (!ns.isEmpty()) {
             try {
-                hostSockets = openSockets();
+                hostSockets = ProcNetListeners.open(FILES);
                 toHost = new AutoForward(ns, true, true, eph, takenNs);
-            } catch (RuntimeException e) {
+            } catch (IOException | RuntimeException e) {
                 log(inst, "-U auto", e);
             }
         }
@@ -92,15 +93,7 @@ final class UdpAuto {
         c.auto.task = inst.loop().schedule(0, c.auto::scan);
     }
 
-    private static ProcNetListeners openSockets() {
-        try {
-            return ProcNetListeners.open("udp", "udp6", "tcp", "tcp6");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    private static void log(Instance inst, String what, RuntimeException e) {
+    private static void log(Instance inst, String what, Exception e) {
         System.getLogger(UdpAuto.class.getName()).log(System.Logger.Level.ERROR, "instance " + inst.name() + ": " + what
             + ": cannot read the other side's sockets: " + e.getMessage());
     }
@@ -116,8 +109,8 @@ final class UdpAuto {
             ports.clear();
             hostSockets.scan(ports);
             toHost.sync(ports, (v4, bind, port, target) -> UdpHandler.register(c, inst,
-                inst.namespace().call(() -> UdpHandler.nsListenSocket(NativeBuffer.allocate(Sys.SOCKADDR_SCRATCH_SIZE),
-                    v4, port)), true, port, target), this::close);
+                inst.namespace().call(() -> UdpHandler.nsListenSocket(NativeBuffer.forThread(), v4, port)), true, port,
+                target), this::close);
         }
         task = inst.loop().schedule(TimeUnit.SECONDS.toNanos(1), this::scan);
     }
