@@ -204,18 +204,6 @@ public final class NdpResponder {
      * pseudo-header (RFC 8200 section 8.1). The checksum field must be 0.
      */
     static int icmp6Checksum(ByteBuffer b, int off, int len, long srcHi, long srcLo, long dstHi, long dstLo) {
-        long sum = words(srcHi) + words(srcLo) + words(dstHi) + words(dstLo) + len + 58;
-        int i = off, end = off + len;
-        for (; i + 1 < end; i += 2)
-            sum += b.getShort(i) & 0xffff;
-        if (i < end)
-            sum += (b.get(i) & 0xff) << 8;
-        while ((sum >>> 16) != 0)
-            sum = (sum & 0xffff) + (sum >>> 16);
-        return (int) ~sum & 0xffff;
-    }
-
-    private static long words(long v) {
-        return (v >>> 48) + ((v >>> 32) & 0xffff) + ((v >>> 16) & 0xffff) + (v & 0xffff);
+        return Checksum.ipv6(b, off, len, 58, srcHi, srcLo, dstHi, dstLo);
     }
 }
