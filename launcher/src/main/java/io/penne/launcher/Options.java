@@ -72,13 +72,13 @@ final class Options {
         spec("dns", 'D', true, true);
         spec("runas", (char) 0, true, true);
         spec("no-ndp", (char) 0, false, true);
-        // penne has no DHCP, DHCPv6 or router advertisement server yet, so these are what it does anyway.
         for (String n : new String[] {"no-dhcp", "no-dhcpv6", "no-ra", "dhcp-dns", "no-dhcp-dns", "dhcp-search",
             "no-dhcp-search"})
             spec(n, (char) 0, false, true);
+        spec("search", 'S', true, true);
         // pasta's, not implemented yet.
         for (String n : new String[] {"socket", "socket-path", "fd", "pcap", "mac-addr", "interface", "outbound",
-            "search", "hostname", "userns",
+            "hostname", "userns",
             "outbound-if4", "outbound-if6", "fqdn",
             "repair-path", "stats"})
             spec(n, shortOf(n), true, false);
@@ -205,6 +205,9 @@ final class Options {
         o.disableProtocols();
         if (!o.tcpPortsGiven)
             o.ns.put("tcp.forward", "auto"); // pasta's default for -t
+        // pasta hands out resolvers and search domains by DHCP, DHCPv6 and NDP only when asked to
+        o.ns.putIfAbsent("dhcp.dns", "false");
+        o.ns.putIfAbsent("dhcp.search", "false");
         return o;
     }
 
@@ -318,7 +321,7 @@ final class Options {
                     ns.put(isV6(value) ? "map.guest_addr6" : "map.guest_addr4", literal(value, spelled));
                 }
                 break;
-            case "dns": // pasta: resolvers advertised by DHCP/NDP; penne has neither yet, so only recorded
+            case "dns": // pasta: resolvers advertised by DHCP, DHCPv6 and NDP (with --dhcp-dns) instead of the host's
                 if (!"none".equals(value))
                     literal(value, spelled);
                 ns.merge("dns", value, (a, b) -> a + "," + b);
@@ -328,9 +331,14 @@ final class Options {
             case "no-tcp": noTcp = true; break;
             case "no-udp": noUdp = true; break;
             case "no-icmp": ns.put("icmp", "false"); ns.put("ndp", "false"); break; // pasta: implies --no-ndp
-            case "no-dhcp": case "no-dhcpv6": case "no-ra": case "dhcp-dns": case "no-dhcp-dns": case "dhcp-search":
-            case "no-dhcp-search":
-                break;
+            case "no-dhcp": ns.put("dhcp", "false"); break;
+            case "no-dhcpv6": ns.put("dhcpv6", "false"); break;
+            case "no-ra": ns.put("ra", "false"); break;
+            case "dhcp-dns": ns.put("dhcp.dns", "true"); break;
+            case "dhcp-search": ns.put("dhcp.search", "true"); break;
+            case "no-dhcp-dns": case "no-dhcp-search": // pasta's default already; passt's options
+                throw new UsageException("option '" + spelled + "' is for passt mode only");
+            case "search": ns.put("dns.search", nonEmpty(value, spelled).trim()); break;
             default: throw new AssertionError(s.name);
         }
     }
@@ -583,11 +591,18 @@ final class Options {
             "      --dns-host ADDR    the resolver --dns-forward goes to",
             "      --map-guest-addr ADDR|none  the guest address that means the host's",
             "                         own address (the one the guest has)",
-            "  -D, --dns ADDR         accepted; nothing to advertise it with yet",
+            "  -D, --dns ADDR         resolver to advertise (with --dhcp-dns) instead of",
+            "                         the host's; none: no resolver",
+            "  -S, --search LIST      search domains to advertise (with --dhcp-search)",
+            "                         instead of the host's; none: no list",
             "      --no-tcp, --no-udp, --no-icmp  drop the protocol's packets from",
             "                         the guest and forward none of its ports",
             "      --no-ndp           no neighbour advertisements to the guest",
-            "      --no-dhcp, --no-dhcpv6, --no-ra  accepted (no such servers yet)",
+            "      --no-dhcp, --no-dhcpv6, --no-ra  no DHCP server, DHCPv6 server,",
+            "                         router advertisements (advertisements are off",
+            "                         anyway once penne configured the namespace)",
+            "      --dhcp-dns, --dhcp-search  advertise resolvers, search domains",
+            "                         by DHCP, DHCPv6 and NDP (off by default, as pasta)",
             "      --runas UID|LOGIN  accepted for penne's own identity only",
             "  -c, --conf-path PATH   listen for penne-ctl on the UNIX socket PATH",
             "  -f, --foreground       stay in the foreground (default: go to the",

@@ -127,10 +127,25 @@ class OptionsTest {
     }
 
     @Test
-    void dhcpAndRouterAdvertisementSwitchesAreAcceptedAndNoNdpReachesTheInstance() throws Exception {
-        Options o = Options.parse(new String[] {"--no-dhcp", "--no-dhcpv6", "--no-ra", "--dhcp-dns", "--no-dhcp-search"});
+    void dhcpAndRouterAdvertisementSwitchesReachTheInstance() throws Exception {
+        Options o = Options.parse(new String[] {"--no-dhcp", "--no-dhcpv6", "--no-ra", "--dhcp-dns"});
         assertEquals(null, o.ns.get("ndp"));
+        assertEquals("false", o.ns.get("dhcp"));
+        assertEquals("false", o.ns.get("dhcpv6"));
+        assertEquals("false", o.ns.get("ra"));
+        assertEquals("true", o.ns.get("dhcp.dns"));
+        assertEquals("false", o.ns.get("dhcp.search"), "pasta: no search list unless --dhcp-search");
         assertEquals("false", Options.parse(new String[] {"--no-ndp"}).ns.get("ndp"));
+        Options d = Options.parse(new String[] {"--dhcp-search", "-S", "example.com lab.example.com", "-D", "192.0.2.53"});
+        assertEquals("false", d.ns.get("dhcp.dns"));
+        assertEquals("true", d.ns.get("dhcp.search"));
+        assertEquals("example.com lab.example.com", d.ns.get("dns.search"));
+        assertEquals("192.0.2.53", d.ns.get("dns"));
+        // pasta refuses passt's switches, which say what pasta does anyway
+        for (String passtOnly : new String[] {"--no-dhcp-dns", "--no-dhcp-search"}) {
+            UsageException e = assertThrows(UsageException.class, () -> Options.parse(new String[] {passtOnly}));
+            assertEquals("option '" + passtOnly + "' is for passt mode only", e.getMessage());
+        }
     }
 
     @Test

@@ -10,42 +10,58 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
+import java.util.function.Supplier;
 import org.osgi.service.component.annotations.Component;
 
 /**
- * The guest's view of its link: ARP replies and NDP neighbour advertisements
- * (router advertisements, DHCP and DHCPv6 come later).
+ * The guest's view of its link: ARP replies, NDP neighbour advertisements,
+ * router advertisements, and the DHCP and DHCPv6 servers, so that a guest
+ * that configures itself (pasta's attached namespace without --config-net, a
+ * VM) gets the host's addresses, routes, MTU and resolvers, as from pasta.
  *
- * <p><b>Theory of operation.</b> The handler takes ARP frames and ICMPv6
- * packets from the guest, and for each one asks the pure
- * {@link ArpResponder} or {@link NdpResponder} to write the answer straight
- * into room reserved in the guest device's transmit buffer; an answer is
- * queued with {@link GuestDevice#send}, a refusal is counted by its reason
- * and the reserved room is simply not used (a reservation costs nothing
- * until it is sent). Frames go out when the instance flushes at the end of
- * the loop cycle. Nothing is allocated per packet or per batch.
+ * <p><b>Theory of operation.</b> The handler takes ARP frames, NDP messages
+ * and UDP to the DHCP server ports from the guest, and for each one asks a
+ * responder ({@link ArpResponder}, {@link NdpResponder}, {@link
+ * RouterAdvertiser}, {@link Dhcp4Responder}, {@link Dhcp6Responder}) to
+ * write the answer straight into room reserved in the guest device's
+ * transmit buffer; an answer is queued with {@link GuestDevice#send}, a
+ * refusal is counted by its reason and the reserved room is simply not used
+ * (a reservation costs nothing until it is sent). Frames go out when the
+ * instance flushes at the end of the loop cycle. Nothing is allocated per
+ * packet or per batch. Unsolicited router advertisements go to all nodes
+ * every 200 to 600 seconds (RFC 4861 6.2.1's defaults, randomised, as
+ * passt's {@code ndp_timer}), once the guest has sent a frame.
  *
  * <p>It owns no flows and no file descriptors. What it keeps per instance
  * is derived, never accumulated: the counter ids (stable for the life of the
- * instance, so {@link Counters#register} returns the same ids again) and the
- * addresses parsed from the instance's configuration. That is computed in
- * {@link #attach}, so a replacement handler rebuilds exactly the same thing.
+ * instance, so {@link Counters#register} returns the same ids again), the
+ * responders built from the instance's configuration, and the timer of the
+ * next unsolicited advertisement. That is built in {@link #attach}, so a
+ * replacement handler rebuilds exactly the same thing.
  *
  * <p>Configuration (instance properties, all optional): {@code
- * guest.address4} and {@code guest.address6}, the guest's addresses, whose
- * resolution is never answered; {@code our.address6.ll}, penne's link-local
- * address towards the guest, the source of advertisements (passt's {@code
- * our_tap_ll}; without it the solicited target is the source). An invalid
- * value counts {@code addrconf.config.invalid} and is treated as absent.
- * {@code ndp} = {@code false} (pasta's {@code --no-ndp}) leaves neighbour
- * solicitations unanswered, counted as {@code addrconf.ndp.ignored.disabled}.
- *
- * <p><b>ICMPv6.</b> Packet type 58 brings all ICMPv6 here, echo requests
- * included; until the core routes NDP types separately, anything that is
- * not NDP is counted as {@code addrconf.ndp.ignored.not-ndp}.
+ * guest.address4}, {@code guest.prefix4}, {@code guest.gateway4} (what DHCP
+ * hands out; the gateway is also the server's address), {@code
+ * guest.address6} (whose /64 is advertised for SLAAC and which DHCPv6 hands
+ * out); {@code our.address6.ll}, penne's link-local address towards the
+ * guest, the source of NDP and DHCPv6 (passt's {@code our_tap_ll}); {@code
+ * mtu} (default 65520, 0 = not advertised); the resolvers and search domains
+ * of {@link GuestDns}. An invalid address counts {@code
+ * addrconf.config.invalid} and is treated as absent. Switches, each pasta's
+ * option of the same name: {@code ndp} = false (--no-ndp: no neighbour or
+ * router advertisements), {@code ra} = false (--no-ra), {@code dhcp} =
+ * false (--no-dhcp), {@code dhcpv6} = false (--no-dhcpv6). As in pasta,
+ * router advertisements are also off once penne configured the namespace
+ * itself ({@code ns.configured} = true): the guest already has its routes.
+ * DHCP is off without an IPv4 gateway, DHCPv6 and advertisements without an
+ * IPv6 address; requests then are counted as ignored, "disabled".
  */
 @Component(service = ProtocolHandler.class)
 public final class AddrconfHandler implements ProtocolHandler {
@@ -55,9 +71,16 @@ public final class AddrconfHandler implements ProtocolHandler {
     /** "false" turns the NDP responder off (pasta's --no-ndp); ARP is always answered, as in pasta. */
     static final String NDP = "ndp";
     private static final int ICMPV6 = 58;
+    /** Seconds from the Unix epoch to 2000-01-01T00:00:00Z, the epoch of DHCPv6's DUID-LLT time. */
+    private static final long Y2K = 946_684_800L;
+    /** Bounds of the interval between unsolicited router advertisements (RFC 4861 6.2.1 defaults). */
+    static final long RA_MIN_NANOS = TimeUnit.SECONDS.toNanos(200), RA_MAX_NANOS = TimeUnit.SECONDS.toNanos(600);
+
+    /** The host's resolver configuration, read at attach (a test may point it elsewhere). */
+    Path resolvConf = Path.of("/etc/resolv.conf");
 
     /** Per-instance derived state; written in attach, read on that instance's loop thread. */
-    private final Map<Instance, PerInstance> instances = new ConcurrentHashMap<>();
+    final Map<Instance, PerInstance> instances = new ConcurrentHashMap<>();
 
     @Override
     public String name() {
@@ -76,17 +99,47 @@ public final class AddrconfHandler implements ProtocolHandler {
 
     @Override
     public int[] packetTypes() {
-        return new int[] {PacketBatch.ARP, PacketBatch.NDP};
+        return new int[] {PacketBatch.ARP, PacketBatch.NDP, PacketBatch.DHCP};
     }
 
     @Override
     public void attach(Instance instance, boolean adopting) {
-        instances.put(instance, new PerInstance(instance));
+        PerInstance s = new PerInstance(instance, resolvConf);
+        instances.put(instance, s);
+        scheduleAdvertisement(instance, s);
     }
 
     @Override
     public void detach(Instance instance) {
-        instances.remove(instance);
+        PerInstance s = instances.remove(instance);
+        if (s != null && s.raTask != 0 && instance.loop() != null)
+            instance.loop().cancel(s.raTask);
+    }
+
+    private void scheduleAdvertisement(Instance instance, PerInstance s) {
+        if (s.ra == null || instance.loop() == null)
+            return;
+        long delay = RA_MIN_NANOS + ThreadLocalRandom.current().nextLong(RA_MAX_NANOS - RA_MIN_NANOS);
+        s.raTask = instance.loop().schedule(delay, () -> {
+            s.raTask = 0;
+            if (instances.get(instance) != s)
+                return; // detached meanwhile
+            unsolicitedAdvertisement(instance, s);
+            scheduleAdvertisement(instance, s);
+        });
+    }
+
+    /** An advertisement to all nodes, if the guest has shown it is there (a frame from it). */
+    static void unsolicitedAdvertisement(Instance instance, PerInstance s) {
+        GuestDevice dev = instance.device();
+        if (dev == null || dev.guestMac() == 0)
+            return;
+        int off = dev.reserve(s.ra.length());
+        int r = s.ra.unsolicited(dev.buffer(), off, off < 0 ? 0 : s.ra.length());
+        if (r > 0) {
+            dev.send(off, r);
+            instance.counters().inc(s.raUnsolicited);
+        }
     }
 
     @Override
@@ -98,7 +151,7 @@ public final class AddrconfHandler implements ProtocolHandler {
     public void packets(Instance instance, PacketBatch batch) {
         PerInstance s = instances.get(instance);
         if (s == null) { // packets before attach should not happen; recover rather than drop
-            s = new PerInstance(instance);
+            s = new PerInstance(instance, resolvConf);
             instances.put(instance, s);
         }
         Counters counters = instance.counters();
@@ -110,7 +163,56 @@ public final class AddrconfHandler implements ProtocolHandler {
                 arp(s, counters, dev, batch, in, i);
             else if (type == ICMPV6)
                 ndp(s, counters, dev, batch, in, i);
+            else if (batch.ipVersion(i) == 4)
+                dhcp4(s, counters, dev, batch, in, i);
+            else
+                dhcp6(s, counters, dev, batch, in, i);
         }
+    }
+
+    private static void dhcp4(PerInstance s, Counters counters, GuestDevice dev, PacketBatch batch, ByteBuffer in,
+                              int i) {
+        if (dev == null) {
+            counters.inc(s.dhcpNoDevice);
+            return;
+        }
+        if (s.dhcp4 == null) {
+            counters.inc(s.dhcpDisabled);
+            return;
+        }
+        int off = dev.reserve(Dhcp4Responder.MAX_REPLY_LENGTH);
+        int r = s.dhcp4.reply(in, batch.frameOffset(i), batch.l3Offset(i), batch.l4Offset(i), batch.l4Length(i),
+            dev.buffer(), off, off < 0 ? 0 : Dhcp4Responder.MAX_REPLY_LENGTH, dev.ourMac());
+        answered(counters, dev, off, r, s.dhcpReplied, s.dhcpIgnored);
+    }
+
+    private static void dhcp6(PerInstance s, Counters counters, GuestDevice dev, PacketBatch batch, ByteBuffer in,
+                              int i) {
+        if (dev == null) {
+            counters.inc(s.dhcp6NoDevice);
+            return;
+        }
+        if (s.dhcp6 == null) {
+            counters.inc(s.dhcp6Disabled);
+            return;
+        }
+        int off = dev.reserve(Dhcp6Responder.MAX_REPLY_LENGTH);
+        int r = s.dhcp6.reply(in, batch.frameOffset(i), batch.l3Offset(i), batch.l4Offset(i), batch.l4Length(i),
+            dev.buffer(), off, off < 0 ? 0 : Dhcp6Responder.MAX_REPLY_LENGTH);
+        answered(counters, dev, off, r, s.dhcp6Replied, s.dhcp6Ignored);
+    }
+
+    private static void routerSolicitation(PerInstance s, Counters counters, GuestDevice dev, PacketBatch batch,
+                                           ByteBuffer in, int i) {
+        if (s.ra == null) {
+            counters.inc(s.raDisabled);
+            return;
+        }
+        int len = s.ra.length();
+        int off = dev.reserve(len);
+        int r = s.ra.reply(in, batch.frameOffset(i), batch.l3Offset(i), batch.l4Offset(i), batch.l4Length(i),
+            dev.buffer(), off, off < 0 ? 0 : len);
+        answered(counters, dev, off, r, s.raSolicited, s.raIgnored);
     }
 
     private static void arp(PerInstance s, Counters counters, GuestDevice dev, PacketBatch batch, ByteBuffer in,
@@ -123,12 +225,7 @@ public final class AddrconfHandler implements ProtocolHandler {
         int frame = batch.frameOffset(i);
         int r = ArpResponder.reply(in, frame, batch.l3Offset(i), frame + batch.frameLength(i), dev.buffer(), off,
             off < 0 ? 0 : ArpResponder.REPLY_LENGTH, dev.ourMac(), s.guest4);
-        if (r > 0) {
-            dev.send(off, r);
-            counters.inc(s.arpReplied);
-        } else {
-            counters.inc(s.arpIgnored[-r]);
-        }
+        answered(counters, dev, off, r, s.arpReplied, s.arpIgnored);
     }
 
     private static void ndp(PerInstance s, Counters counters, GuestDevice dev, PacketBatch batch, ByteBuffer in,
@@ -149,55 +246,136 @@ public final class AddrconfHandler implements ProtocolHandler {
         int r = NdpResponder.reply(in, batch.frameOffset(i), batch.l3Offset(i), batch.l4Offset(i),
             batch.l4Length(i), dev.buffer(), off, off < 0 ? 0 : NdpResponder.REPLY_LENGTH, dev.ourMac(),
             s.ourLlHi, s.ourLlLo, s.guest6Hi, s.guest6Lo);
+        if (r == NdpResponder.ROUTER_SOLICITATION)
+            routerSolicitation(s, counters, dev, batch, in, i);
+        else
+            answered(counters, dev, off, r, s.ndpAdvertised, s.ndpIgnored);
+    }
+
+    /** Queues a responder's answer written at {@code off} and counts it, or counts its refusal by reason. */
+    private static void answered(Counters counters, GuestDevice dev, int off, int r, int replied, int[] ignored) {
         if (r > 0) {
             dev.send(off, r);
-            counters.inc(s.ndpAdvertised);
+            counters.inc(replied);
         } else {
-            counters.inc(s.ndpIgnored[-r]);
+            counters.inc(ignored[-r]);
         }
     }
 
-    /** Counter ids and configured addresses of one instance: all recomputable from the instance. */
+    /** Counter ids, configured addresses and responders of one instance: all recomputable from the instance. */
     static final class PerInstance {
         final int arpReplied, arpNoDevice, ndpAdvertised, ndpNoDevice, ndpNotIpv6, ndpDisabled;
+        final int raSolicited, raUnsolicited, raDisabled;
+        final int dhcpReplied, dhcpNoDevice, dhcpDisabled, dhcp6Replied, dhcp6NoDevice, dhcp6Disabled;
         /** False with pasta's --no-ndp (instance property {@code ndp} = false): no neighbour advertisements. */
         final boolean ndpEnabled;
         final int[] arpIgnored = new int[ArpResponder.reasons()];
         final int[] ndpIgnored = new int[NdpResponder.reasons()];
+        final int[] raIgnored = new int[RouterAdvertiser.reasons()];
+        final int[] dhcpIgnored = new int[Dhcp4Responder.reasons()];
+        final int[] dhcp6Ignored = new int[Dhcp6Responder.reasons()];
         final long guest4;
         final long guest6Hi, guest6Lo, ourLlHi, ourLlLo;
+        /** Null where switched off or without the addresses they need. */
+        final RouterAdvertiser ra;
+        final Dhcp4Responder dhcp4;
+        final Dhcp6Responder dhcp6;
+        /** The pending unsolicited advertisement on the instance's loop, or 0. */
+        long raTask;
 
-        PerInstance(Instance instance) {
+        PerInstance(Instance instance, Path resolvConf) {
             Counters c = instance.counters();
             arpReplied = c.register("addrconf.arp.replied");
-            for (int r = 1; r < arpIgnored.length; r++)
-                arpIgnored[r] = c.register("addrconf.arp.ignored." + ArpResponder.reason(-r));
+            register(c, arpIgnored, "addrconf.arp.ignored.", ArpResponder::reason);
             arpNoDevice = c.register("addrconf.arp.ignored.no-device");
             ndpAdvertised = c.register("addrconf.ndp.advertised");
-            for (int r = 1; r < ndpIgnored.length; r++)
-                ndpIgnored[r] = c.register("addrconf.ndp.ignored." + NdpResponder.reason(-r));
+            register(c, ndpIgnored, "addrconf.ndp.ignored.", NdpResponder::reason);
             ndpNoDevice = c.register("addrconf.ndp.ignored.no-device");
             ndpNotIpv6 = c.register("addrconf.ndp.ignored.not-ipv6");
             ndpDisabled = c.register("addrconf.ndp.ignored.disabled");
+            raSolicited = c.register("addrconf.ra.solicited");
+            raUnsolicited = c.register("addrconf.ra.unsolicited");
+            register(c, raIgnored, "addrconf.ra.ignored.", RouterAdvertiser::reason);
+            raDisabled = c.register("addrconf.ra.ignored.disabled");
+            dhcpReplied = c.register("addrconf.dhcp.replied");
+            register(c, dhcpIgnored, "addrconf.dhcp.ignored.", Dhcp4Responder::reason);
+            dhcpNoDevice = c.register("addrconf.dhcp.ignored.no-device");
+            dhcpDisabled = c.register("addrconf.dhcp.ignored.disabled");
+            dhcp6Replied = c.register("addrconf.dhcpv6.replied");
+            register(c, dhcp6Ignored, "addrconf.dhcpv6.ignored.", Dhcp6Responder::reason);
+            dhcp6NoDevice = c.register("addrconf.dhcpv6.ignored.no-device");
+            dhcp6Disabled = c.register("addrconf.dhcpv6.ignored.disabled");
             int invalid = c.register("addrconf.config.invalid");
 
             Map<String, Object> p = instance.properties();
-            ndpEnabled = p == null || !"false".equals(String.valueOf(p.get(NDP)));
-            Object v4 = p == null ? null : p.get(GUEST_ADDRESS4);
+            if (p == null)
+                p = Map.of();
+            ndpEnabled = !off(p, NDP);
+            Object v4 = p.get(GUEST_ADDRESS4);
             long g4 = parse4(v4);
             if (v4 != null && g4 == ArpResponder.UNKNOWN)
                 c.inc(invalid);
             guest4 = g4;
-            long[] a = parse6(p == null ? null : p.get(GUEST_ADDRESS6), c, invalid);
+            long[] a = parse6(p.get(GUEST_ADDRESS6), c, invalid);
             guest6Hi = a[0];
             guest6Lo = a[1];
-            a = parse6(p == null ? null : p.get(OUR_ADDRESS6_LL), c, invalid);
+            a = parse6(p.get(OUR_ADDRESS6_LL), c, invalid);
             if (a[0] != 0 && (a[0] >>> 48) != 0xfe80) { // not link-local: unusable as the NA source
                 c.inc(invalid);
                 a[0] = a[1] = 0;
             }
             ourLlHi = a[0];
             ourLlLo = a[1];
+            long gw4 = parse4(p.get("guest.gateway4"));
+            int prefix4 = number(p.get("guest.prefix4"), 1, 32, 24, c, invalid);
+            int mtu = number(p.get("mtu"), 0, 65520, 65520, c, invalid);
+
+            boolean wantRa = ndpEnabled && !off(p, "ra") && !"true".equals(String.valueOf(p.get("ns.configured")));
+            boolean wantDhcp = !off(p, "dhcp") && guest4 != ArpResponder.UNKNOWN && gw4 != ArpResponder.UNKNOWN
+                && gw4 != 0;
+            boolean wantDhcp6 = !off(p, "dhcpv6") && (guest6Hi | guest6Lo) != 0 && (ourLlHi | ourLlLo) != 0;
+            GuestDns dns = wantRa || wantDhcp || wantDhcp6 ? GuestDns.of(p, resolvConf) : null;
+            long mac = instance.device() != null ? instance.device().ourMac() : 0;
+            ra = wantRa && guest6Hi != 0 && (ourLlHi | ourLlLo) != 0 && mac != 0 ? build(c, invalid,
+                () -> new RouterAdvertiser(mac, ourLlHi, ourLlLo, guest6Hi, mtu, dns.v6(), dns.search())) : null;
+            dhcp4 = wantDhcp ? build(c, invalid,
+                () -> new Dhcp4Responder((int) guest4, prefix4, (int) gw4, mtu, dns.v4(), dns.search())) : null;
+            int duidTime = (int) (System.currentTimeMillis() / 1000 - Y2K);
+            dhcp6 = wantDhcp6 && mac != 0 ? build(c, invalid, () -> new Dhcp6Responder(mac, duidTime, guest6Hi,
+                guest6Lo, ourLlHi, ourLlLo, dns.v6(), dns.search())) : null;
+        }
+
+        /** A responder, or null (counted as invalid configuration) if the configuration cannot make one. */
+        private static <T> T build(Counters c, int invalid, Supplier<T> responder) {
+            try {
+                return responder.get();
+            } catch (IllegalArgumentException e) {
+                c.inc(invalid);
+                return null;
+            }
+        }
+
+        private static void register(Counters c, int[] ids, String prefix, IntFunction<String> reason) {
+            for (int r = 1; r < ids.length; r++)
+                ids[r] = c.register(prefix + reason.apply(-r));
+        }
+
+        private static boolean off(Map<String, Object> p, String key) {
+            return "false".equals(String.valueOf(p.get(key)));
+        }
+
+        private static int number(Object v, int min, int max, int dflt, Counters c, int invalid) {
+            if (v == null)
+                return dflt;
+            try {
+                int n = Integer.parseInt(v.toString().trim());
+                if (n >= min && n <= max)
+                    return n;
+            } catch (NumberFormatException e) {
+                // counted below
+            }
+            c.inc(invalid);
+            return dflt;
         }
     }
 

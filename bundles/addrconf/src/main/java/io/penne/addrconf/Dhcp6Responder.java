@@ -255,7 +255,7 @@ public final class Dhcp6Responder {
         for (String name : search) {
             if (name == null)
                 throw new IllegalArgumentException("null search domain");
-            byte[] encoded = encodeName(name);
+            byte[] encoded = DnsName.encode(name);
             if (encoded != null && 4 + names.size() + encoded.length <= budget)
                 names.writeBytes(encoded);
         }
@@ -511,34 +511,6 @@ public final class Dhcp6Responder {
 
     static boolean isMulticast(long hi) {
         return (hi >>> 56) == 0xff;
-    }
-
-    /**
-     * A domain name in RFC 1035 section 3.1 wire form (length-prefixed
-     * labels, then a zero byte; no compression), or null if it cannot be
-     * encoded: root only, an empty label, a label over 63 bytes, or over 255
-     * bytes in all. One trailing dot is dropped, as the zero byte stands
-     * for it.
-     */
-    static byte[] encodeName(String name) {
-        byte[] text = (name.endsWith(".") ? name.substring(0, name.length() - 1) : name)
-            .getBytes(StandardCharsets.UTF_8);
-        if (text.length == 0 || text.length + 2 > 255)
-            return null;
-        byte[] wire = new byte[text.length + 2];
-        int label = 0; // where the current label's length byte goes
-        for (int i = 0; i <= text.length; i++) {
-            if (i == text.length || text[i] == '.') {
-                int len = i - label;
-                if (len == 0 || len > 63)
-                    return null;
-                wire[label] = (byte) len;
-                label = i + 1;
-            } else {
-                wire[i + 1] = text[i];
-            }
-        }
-        return wire; // the last byte, the root's empty label, is already 0
     }
 
     private static byte[] statusNotOnLink() {

@@ -132,6 +132,14 @@ class AddrconfHandlerTest {
             return add(f, 14, 54, f.length - 54, 6, 58);
         }
 
+        FakeBatch dhcp4(byte[] f) {
+            return add(f, 14, 34, f.length - 34, 4, 17);
+        }
+
+        FakeBatch dhcp6(byte[] f) {
+            return add(f, 14, 54, f.length - 54, 6, 17);
+        }
+
         FakeBatch add(byte[] f, int l3, int l4, int l4Len, int version, int protocol) {
             for (int i = 0; i < f.length; i++)
                 buf.put(next + i, f[i]);
@@ -166,7 +174,7 @@ class AddrconfHandlerTest {
         assertEquals("addrconf", h.name());
         assertTrue(h.eventTypes().isEmpty());
         assertTrue(h.flowTypes().isEmpty());
-        assertArrayEquals(new int[] {PacketBatch.ARP, PacketBatch.NDP}, h.packetTypes());
+        assertArrayEquals(new int[] {PacketBatch.ARP, PacketBatch.NDP, PacketBatch.DHCP}, h.packetTypes());
     }
 
     @Test
@@ -266,6 +274,118 @@ class AddrconfHandlerTest {
         h.packets(inst, new FakeBatch().icmp6(ns(NdpResponderTest.GUEST_LL, NdpResponderTest.TARGET)));
         FakeDevice dev = (FakeDevice) inst.device;
         assertEquals(NdpResponderTest.TARGET, Frames.hex(dev.buf, dev.sent.get(0)[0] + 22, 16), "NA from the target");
+    }
+
+    /** An instance as GuestNamespace records one attached without --config-net. */
+    static FakeInstance selfConfiguring() {
+        FakeInstance inst = new FakeInstance();
+        inst.properties.put("guest.address4", "10.0.2.15");
+        inst.properties.put("guest.prefix4", "24");
+        inst.properties.put("guest.gateway4", "10.0.2.2");
+        inst.properties.put("guest.address6", "2001:db8::10");
+        inst.properties.put("our.address6.ll", "fe80::1");
+        inst.properties.put("ns.configured", "false");
+        return inst;
+    }
+
+    static byte[] rs() {
+        return Frames.icmp6(NdpResponderTest.GUEST_LL, RouterAdvertiserTest.ALL_ROUTERS, 255,
+            "8500 0000 00000000" + RouterAdvertiserTest.SLLAO);
+    }
+
+    static byte[] dhcpDiscover() {
+        return Dhcp4ResponderTest.request(Dhcp4ResponderTest.discover(Dhcp4ResponderTest.PRL));
+    }
+
+    static byte[] dhcp6Solicit() {
+        return Dhcp6ResponderTest.dhcp("0100abcd" + Dhcp6ResponderTest.CLIENT_ID + Dhcp6ResponderTest.IA_NA_EMPTY
+            + Dhcp6ResponderTest.ELAPSED);
+    }
+
+    @Test
+    void selfConfiguringGuestGetsAdvertisementsAndLeases() {
+        AddrconfHandler h = new AddrconfHandler();
+        FakeInstance inst = selfConfiguring();
+        h.attach(inst, false);
+        assertEquals(0, inst.counters.get("addrconf.config.invalid"));
+        h.packets(inst, new FakeBatch().icmp6(rs()).dhcp4(dhcpDiscover()).dhcp6(dhcp6Solicit()));
+        FakeDevice dev = (FakeDevice) inst.device;
+        assertEquals(3, dev.sent.size());
+        int ra = dev.sent.get(0)[0];
+        assertEquals("86", Frames.hex(dev.buf, ra + 54, 1), "a router advertisement");
+        assertEquals(RouterAdvertiserTest.OUR_LL, Frames.hex(dev.buf, ra + 22, 16));
+        assertEquals("20010db800000000", Frames.hex(dev.buf, ra + 54 + 16 + 16, 8), "the guest's /64");
+        int offer = dev.sent.get(1)[0];
+        assertEquals("0a00020f", Frames.hex(dev.buf, offer + 42 + 16, 4), "yiaddr: the guest's address");
+        int adv = dev.sent.get(2)[0];
+        assertEquals("02", Frames.hex(dev.buf, adv + 62, 1), "DHCPv6 ADVERTISE");
+        FakeCounters c = inst.counters;
+        assertEquals(1, c.get("addrconf.ra.solicited"));
+        assertEquals(1, c.get("addrconf.dhcp.replied"));
+        assertEquals(1, c.get("addrconf.dhcpv6.replied"));
+
+        // bad ones are counted by reason
+        byte[] badRs = rs();
+        badRs[21] = 64; // hop limit
+        byte[] release = Dhcp6ResponderTest.dhcp("0800abcd" + Dhcp6ResponderTest.CLIENT_ID);
+        byte[] reply = dhcpDiscover();
+        reply[42] = 2; // BOOTREPLY from the guest
+        h.packets(inst, new FakeBatch().icmp6(badRs).dhcp4(reply).dhcp6(release));
+        assertEquals(3, dev.sent.size());
+        assertEquals(1, c.get("addrconf.ra.ignored.hop-limit"));
+        assertEquals(1, c.get("addrconf.dhcp.ignored.not-request"));
+        assertEquals(1, c.get("addrconf.dhcpv6.ignored.release"));
+
+        // unsolicited advertisements go to all nodes once the guest is there
+        AddrconfHandler.unsolicitedAdvertisement(inst, h.instances.get(inst));
+        assertEquals(4, dev.sent.size());
+        assertEquals("333300000001", Frames.hex(dev.buf, dev.sent.get(3)[0], 6));
+        assertEquals(1, c.get("addrconf.ra.unsolicited"));
+    }
+
+    @Test
+    void switchesAndAConfiguredNamespaceTurnServersOff() {
+        for (String[] kv : new String[][] {{"ra", "false"}, {"ns.configured", "true"}, {"ndp", "false"}}) {
+            AddrconfHandler h = new AddrconfHandler();
+            FakeInstance inst = selfConfiguring();
+            inst.properties.put(kv[0], kv[1]);
+            h.attach(inst, false);
+            h.packets(inst, new FakeBatch().icmp6(rs()));
+            assertEquals(0, ((FakeDevice) inst.device).sent.size(), kv[0]);
+            assertEquals(1, inst.counters.get(kv[0].equals("ndp") ? "addrconf.ndp.ignored.disabled"
+                : "addrconf.ra.ignored.disabled"), kv[0]);
+        }
+        AddrconfHandler h = new AddrconfHandler();
+        FakeInstance inst = selfConfiguring();
+        inst.properties.put("dhcp", "false");
+        inst.properties.put("dhcpv6", "false");
+        h.attach(inst, false);
+        h.packets(inst, new FakeBatch().dhcp4(dhcpDiscover()).dhcp6(dhcp6Solicit()));
+        assertEquals(0, ((FakeDevice) inst.device).sent.size());
+        assertEquals(1, inst.counters.get("addrconf.dhcp.ignored.disabled"));
+        assertEquals(1, inst.counters.get("addrconf.dhcpv6.ignored.disabled"));
+        // no IPv4 gateway: no DHCP (passt); no IPv6 address: no DHCPv6 and no advertisements
+        FakeInstance bare = new FakeInstance();
+        bare.properties.put("guest.address4", "10.0.2.15");
+        bare.properties.put("our.address6.ll", "fe80::1");
+        h.attach(bare, false);
+        h.packets(bare, new FakeBatch().dhcp4(dhcpDiscover()).dhcp6(dhcp6Solicit()).icmp6(rs()));
+        assertEquals(0, ((FakeDevice) bare.device).sent.size());
+        assertEquals(1, bare.counters.get("addrconf.dhcp.ignored.disabled"));
+        assertEquals(1, bare.counters.get("addrconf.dhcpv6.ignored.disabled"));
+        assertEquals(1, bare.counters.get("addrconf.ra.ignored.disabled"));
+    }
+
+    @Test
+    void badNumbersAreCountedAndDefaulted() {
+        AddrconfHandler h = new AddrconfHandler();
+        FakeInstance inst = selfConfiguring();
+        inst.properties.put("guest.prefix4", "33");
+        inst.properties.put("mtu", "big");
+        h.attach(inst, false);
+        assertEquals(2, inst.counters.get("addrconf.config.invalid"));
+        h.packets(inst, new FakeBatch().dhcp4(dhcpDiscover()));
+        assertEquals(1, inst.counters.get("addrconf.dhcp.replied"), "still served, with /24 and MTU 65520");
     }
 
     @Test

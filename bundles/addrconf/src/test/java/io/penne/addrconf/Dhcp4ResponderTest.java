@@ -7,9 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -661,15 +659,15 @@ class Dhcp4ResponderTest {
             Dhcp4Responder d = responders[rnd.nextInt(responders.length)];
             int frameOff = rnd.nextInt(0, 200);
             in.clear();
-            fill(in, (byte) rnd.nextInt());
+            Frames.fill(in, (byte) rnd.nextInt());
             for (int i = 0; i < v.length; i++)
                 in.put(frameOff + i, v[i]);
             int udpLen = v.length - 34;
             switch (rnd.nextInt(4)) {
-                case 0 -> mutate(in, frameOff, v.length, rnd); // anywhere
-                case 1 -> mutate(in, frameOff + 42, 12, rnd); // op and the fields before ciaddr
+                case 0 -> Frames.mutate(in, frameOff, v.length, rnd); // anywhere
+                case 1 -> Frames.mutate(in, frameOff + 42, 12, rnd); // op and the fields before ciaddr
                 default -> { // the options, where the parsing is
-                    mutate(in, frameOff + 42 + 240, v.length - 42 - 240, rnd);
+                    Frames.mutate(in, frameOff + 42 + 240, v.length - 42 - 240, rnd);
                     if (rnd.nextInt(4) == 0) { // or random TLVs outright
                         int n = rnd.nextInt(0, 60);
                         for (int i = 0; i < n; i++)
@@ -690,7 +688,7 @@ class Dhcp4ResponderTest {
             }
             int outOff = rnd.nextInt(0, 500);
             int room = rnd.nextInt(4) == 0 ? rnd.nextInt(0, 700) : Dhcp4Responder.MAX_REPLY_LENGTH;
-            fill(out, SENTINEL);
+            Frames.fill(out, SENTINEL);
             int r;
             try {
                 r = d.reply(in, frameOff, ip4Off, udpOff, udpLen, out, outOff, room, OUR_MAC);
@@ -760,55 +758,28 @@ class Dhcp4ResponderTest {
             assertEquals(0, f[p], at + ": padding");
     }
 
-    private static void mutate(ByteBuffer b, int off, int len, SplittableRandom rnd) {
-        if (len <= 0)
-            return;
-        int n = rnd.nextInt(0, 5);
-        for (int k = 0; k < n; k++) {
-            int at = off + rnd.nextInt(len);
-            switch (rnd.nextInt(3)) {
-                case 0 -> b.put(at, (byte) rnd.nextInt());
-                case 1 -> b.put(at, (byte) (b.get(at) ^ (1 << rnd.nextInt(8))));
-                default -> b.put(at, (byte) (rnd.nextBoolean() ? 0 : 0xff));
-            }
-        }
-    }
-
-    private static void fill(ByteBuffer b, byte v) {
-        for (int i = 0; i < b.limit(); i++)
-            b.put(i, v);
-    }
 
     // ---------------------------------------------------------------- allocation
 
     @Test
     void repliesDoNotAllocate() {
-        java.lang.management.ThreadMXBean std = ManagementFactory.getThreadMXBean();
-        assumeTrue(std instanceof com.sun.management.ThreadMXBean, "no per-thread allocation counter");
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) std;
-        assumeTrue(mx.isThreadAllocatedMemorySupported());
-        mx.setThreadAllocatedMemoryEnabled(true);
-
         Dhcp4Responder d = standard();
         ByteBuffer offer = at(request(discover(PRL + "ff")), 0, 1024);
         ByteBuffer rapid = at(request(discover("5000" + PRL + "ff")), 0, 1024);
         ByteBuffer release = at(request(bootp("01", "0000", "0a00020f", "00000000", "350107ff")), 0, 1024);
         int offerLen = offer.getShort(38), rapidLen = rapid.getShort(38), releaseLen = release.getShort(38);
         ByteBuffer out = ByteBuffer.allocateDirect(1024);
-        int n = 100_000;
-        long sink = 0;
-        for (int i = 0; i < n; i++) // warm up: JIT compilation allocates too
-            sink += d.reply(offer, 0, 14, 34, offerLen, out, 0, 1024, OUR_MAC)
-                + d.reply(rapid, 0, 14, 34, rapidLen, out, 0, 1024, OUR_MAC)
-                + d.reply(release, 0, 14, 34, releaseLen, out, 0, 1024, OUR_MAC);
-        long before = mx.getCurrentThreadAllocatedBytes();
-        for (int i = 0; i < n; i++)
-            sink += d.reply(offer, 0, 14, 34, offerLen, out, 0, 1024, OUR_MAC)
-                + d.reply(rapid, 0, 14, 34, rapidLen, out, 0, 1024, OUR_MAC)
-                + d.reply(release, 0, 14, 34, releaseLen, out, 0, 1024, OUR_MAC);
-        long allocated = mx.getCurrentThreadAllocatedBytes() - before;
-        assertEquals(2L * n * (342 + 343 + Dhcp4Responder.UNANSWERED_TYPE), sink);
-        assertTrue(allocated < 64 * 1024, allocated + " bytes allocated for " + 3 * n + " DHCP requests");
+        int n = AllocationTest.N;
+        long[] m = AllocationTest.measure(() -> {
+            long sink = 0;
+            for (int i = 0; i < n; i++)
+                sink += d.reply(offer, 0, 14, 34, offerLen, out, 0, 1024, OUR_MAC)
+                    + d.reply(rapid, 0, 14, 34, rapidLen, out, 0, 1024, OUR_MAC)
+                    + d.reply(release, 0, 14, 34, releaseLen, out, 0, 1024, OUR_MAC);
+            return sink;
+        });
+        assertEquals((long) n * (342 + 343 + Dhcp4Responder.UNANSWERED_TYPE), m[0]);
+        assertTrue(m[1] < AllocationTest.LIMIT, m[1] + " bytes allocated for " + 3 * n + " DHCP requests");
     }
 
     // ---------------------------------------------------------------- helpers

@@ -10,9 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -389,13 +387,13 @@ class Dhcp6ResponderTest {
     @Test
     void encodeNameFollowsRfc1035() {
         byte[] www = hex("03777777" + "076578616d706c65" + "03636f6d" + "00");
-        assertArrayEquals(www, Dhcp6Responder.encodeName("www.example.com"));
-        assertArrayEquals(www, Dhcp6Responder.encodeName("www.example.com."));
-        assertArrayEquals(hex("0161" + "00"), Dhcp6Responder.encodeName("a"));
-        assertNull(Dhcp6Responder.encodeName("."));
-        assertNull(Dhcp6Responder.encodeName(""));
-        assertNull(Dhcp6Responder.encodeName("a.."));
-        assertNull(Dhcp6Responder.encodeName("a.b..c"));
+        assertArrayEquals(www, DnsName.encode("www.example.com"));
+        assertArrayEquals(www, DnsName.encode("www.example.com."));
+        assertArrayEquals(hex("0161" + "00"), DnsName.encode("a"));
+        assertNull(DnsName.encode("."));
+        assertNull(DnsName.encode(""));
+        assertNull(DnsName.encode("a.."));
+        assertNull(DnsName.encode("a.b..c"));
     }
 
     @Test
@@ -646,14 +644,14 @@ class Dhcp6ResponderTest {
             int udpValid = valid.length - 54;
             int frameOff = rnd.nextInt(0, 300);
             in.clear();
-            fill(in, (byte) rnd.nextInt());
+            Frames.fill(in, (byte) rnd.nextInt());
             for (int i = 0; i < valid.length; i++)
                 in.put(frameOff + i, valid[i]);
             // mostly the message, where the option walks are; sometimes the addresses too
             if (rnd.nextInt(8) == 0)
-                mutate(in, frameOff + 14, valid.length - 14, rnd);
+                Frames.mutate(in, frameOff + 14, valid.length - 14, rnd);
             else
-                mutate(in, frameOff + 62, udpValid - 8, rnd);
+                Frames.mutate(in, frameOff + 62, udpValid - 8, rnd);
             int udpLen = rnd.nextInt(4) == 0 ? rnd.nextInt(-4, udpValid + 40) : udpValid;
             if (rnd.nextInt(8) == 0)
                 in.limit(Math.min(1024, frameOff + 54 + Math.max(udpLen, 0)));
@@ -664,7 +662,7 @@ class Dhcp6ResponderTest {
             }
             int outOff = rnd.nextInt(0, 400);
             int room = rnd.nextInt(4) == 0 ? rnd.nextInt(-10, 400) : 1024 - outOff;
-            fill(out, SENTINEL);
+            Frames.fill(out, SENTINEL);
             int n;
             try {
                 n = r.reply(in, frameOff, ip6Off, udpOff, udpLen, out, outOff, room);
@@ -719,33 +717,11 @@ class Dhcp6ResponderTest {
         assertTrue(clientId, where);
     }
 
-    private static void mutate(ByteBuffer b, int off, int len, SplittableRandom rnd) {
-        int n = rnd.nextInt(0, 5);
-        for (int k = 0; k < n; k++) {
-            int at = off + rnd.nextInt(len);
-            switch (rnd.nextInt(3)) {
-                case 0 -> b.put(at, (byte) rnd.nextInt());
-                case 1 -> b.put(at, (byte) (b.get(at) ^ (1 << rnd.nextInt(8))));
-                default -> b.put(at, (byte) (rnd.nextBoolean() ? 0 : 0xff));
-            }
-        }
-    }
-
-    private static void fill(ByteBuffer b, byte v) {
-        for (int i = 0; i < b.limit(); i++)
-            b.put(i, v);
-    }
 
     // ---- allocation ----
 
     @Test
     void repliesDoNotAllocate() {
-        java.lang.management.ThreadMXBean std = ManagementFactory.getThreadMXBean();
-        assumeTrue(std instanceof com.sun.management.ThreadMXBean, "no per-thread allocation counter");
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) std;
-        assumeTrue(mx.isThreadAllocatedMemorySupported());
-        mx.setThreadAllocatedMemoryEnabled(true);
-
         Dhcp6Responder r = responder();
         byte[] solicit = dhcp(solicit());
         byte[] confirm = dhcp("04c0ffee" + CLIENT_ID + ia(IAID, "00000000", "00000000", iaAddress(OTHER)));
@@ -756,12 +732,9 @@ class Dhcp6ResponderTest {
         int[] lengths = {solicit.length - 54, confirm.length - 54, request.length - 54};
         int n = AllocationTest.N;
 
-        long sink = run(r, solicitIn, confirmIn, requestIn, lengths, out, n); // warm up: the JIT allocates too
-        long before = mx.getCurrentThreadAllocatedBytes();
-        sink += run(r, solicitIn, confirmIn, requestIn, lengths, out, n);
-        long allocated = mx.getCurrentThreadAllocatedBytes() - before;
-        assertEquals(2L * n * (217 + 156 + 217), sink);
-        assertTrue(allocated < AllocationTest.LIMIT, allocated + " bytes allocated for " + 3 * n + " DHCPv6 replies");
+        long[] m = AllocationTest.measure(() -> run(r, solicitIn, confirmIn, requestIn, lengths, out, n));
+        assertEquals((long) n * (217 + 156 + 217), m[0]);
+        assertTrue(m[1] < AllocationTest.LIMIT, m[1] + " bytes allocated for " + 3 * n + " DHCPv6 replies");
     }
 
     private static long run(Dhcp6Responder r, ByteBuffer solicit, ByteBuffer confirm, ByteBuffer request,

@@ -84,6 +84,27 @@ final class Frames {
         return ~sum & 0xffff;
     }
 
+    /** Up to four random byte changes in {@code len} bytes at {@code off}: random values, bit flips, 0 or 0xff. */
+    static void mutate(ByteBuffer b, int off, int len, java.util.SplittableRandom rnd) {
+        if (len <= 0)
+            return;
+        int n = rnd.nextInt(0, 5);
+        for (int k = 0; k < n; k++) {
+            int at = off + rnd.nextInt(len);
+            switch (rnd.nextInt(3)) {
+                case 0 -> b.put(at, (byte) rnd.nextInt());
+                case 1 -> b.put(at, (byte) (b.get(at) ^ (1 << rnd.nextInt(8))));
+                default -> b.put(at, (byte) (rnd.nextBoolean() ? 0 : 0xff));
+            }
+        }
+    }
+
+    /** Every byte of {@code b} up to its limit set to {@code v} (a sentinel to see stray writes). */
+    static void fill(ByteBuffer b, byte v) {
+        for (int i = 0; i < b.limit(); i++)
+            b.put(i, v);
+    }
+
     static byte[] bytes(ByteBuffer b, int off, int len) {
         byte[] r = new byte[len];
         for (int i = 0; i < len; i++)

@@ -30,16 +30,16 @@ class FuzzTest {
             int frameOff = rnd.nextInt(0, 100);
             int frameLen = rnd.nextInt(4) == 0 ? rnd.nextInt(0, 80) : 60;
             in.clear();
-            fill(in, (byte) rnd.nextInt());
+            Frames.fill(in, (byte) rnd.nextInt());
             for (int i = 0; i < 60; i++)
                 in.put(frameOff + i, valid[i]);
-            mutate(in, frameOff, 60, rnd);
+            Frames.mutate(in, frameOff, 60, rnd);
             if (rnd.nextInt(8) == 0) // a frame that ends at the buffer's end
                 in.limit(Math.min(256, frameOff + Math.max(frameLen, 0)));
             int arpOff = rnd.nextInt(8) == 0 ? frameOff + rnd.nextInt(-20, 40) : frameOff + 14;
             int outOff = rnd.nextInt(0, 170);
             int room = rnd.nextInt(4) == 0 ? rnd.nextInt(0, 60) : ArpResponder.REPLY_LENGTH;
-            fill(out, SENTINEL);
+            Frames.fill(out, SENTINEL);
             int r;
             try {
                 r = ArpResponder.reply(in, frameOff, arpOff, frameOff + frameLen, out, outOff, room, OUR_MAC,
@@ -66,14 +66,14 @@ class FuzzTest {
         for (int round = 0; round < ROUNDS; round++) {
             int frameOff = rnd.nextInt(0, 200);
             in.clear();
-            fill(in, (byte) rnd.nextInt());
+            Frames.fill(in, (byte) rnd.nextInt());
             for (int i = 0; i < valid.length; i++)
                 in.put(frameOff + i, valid[i]);
             // mostly mutate the ICMPv6 part, where the option walk is
             if (rnd.nextInt(4) == 0)
-                mutate(in, frameOff, valid.length, rnd);
+                Frames.mutate(in, frameOff, valid.length, rnd);
             else
-                mutate(in, frameOff + 54, l4Valid, rnd);
+                Frames.mutate(in, frameOff + 54, l4Valid, rnd);
             int l4Len = rnd.nextInt(4) == 0 ? rnd.nextInt(-4, l4Valid + 16) : l4Valid;
             if (rnd.nextInt(8) == 0)
                 in.limit(Math.min(512, frameOff + 54 + Math.max(l4Len, 0)));
@@ -84,7 +84,7 @@ class FuzzTest {
             }
             int outOff = rnd.nextInt(0, 170);
             int room = rnd.nextInt(4) == 0 ? rnd.nextInt(0, 100) : NdpResponder.REPLY_LENGTH;
-            fill(out, SENTINEL);
+            Frames.fill(out, SENTINEL);
             int r;
             try {
                 r = NdpResponder.reply(in, frameOff, ip6Off, l4Off, l4Len, out, outOff, room, OUR_MAC,
@@ -114,20 +114,4 @@ class FuzzTest {
                     + ")");
     }
 
-    private static void mutate(ByteBuffer b, int off, int len, SplittableRandom rnd) {
-        int n = rnd.nextInt(0, 5);
-        for (int k = 0; k < n; k++) {
-            int at = off + rnd.nextInt(len);
-            switch (rnd.nextInt(3)) {
-                case 0 -> b.put(at, (byte) rnd.nextInt());
-                case 1 -> b.put(at, (byte) (b.get(at) ^ (1 << rnd.nextInt(8))));
-                default -> b.put(at, (byte) (rnd.nextBoolean() ? 0 : 0xff));
-            }
-        }
-    }
-
-    private static void fill(ByteBuffer b, byte v) {
-        for (int i = 0; i < b.limit(); i++)
-            b.put(i, v);
-    }
 }

@@ -25,8 +25,14 @@ public interface PacketBatch {
      * separate handlers.
      */
     int NDP = 257;
-    /** Number of packet types: IP protocol numbers 0-255, then {@link #ARP} and {@link #NDP}. */
-    int TYPES = 258;
+    /**
+     * Packet type of UDP to a DHCP server port: 67 over IPv4, 547 over IPv6.
+     * penne is the guest's DHCP and DHCPv6 server, so these never become UDP
+     * flows (as in passt, which takes them before its UDP code).
+     */
+    int DHCP = 258;
+    /** Number of packet types: IP protocol numbers 0-255, then {@link #ARP}, {@link #NDP} and {@link #DHCP}. */
+    int TYPES = 259;
 
     int size();
 
@@ -49,7 +55,7 @@ public interface PacketBatch {
     /** 4, 6, or 0 for ARP. */
     int ipVersion(int i);
 
-    /** IP protocol number (after IPv6 extension headers; 58 for NDP), or {@link #ARP}. */
+    /** IP protocol number (after IPv6 extension headers; 58 for NDP, 17 for DHCP), or {@link #ARP}. */
     int protocol(int i);
 
     long srcHi(int i);

@@ -18,7 +18,8 @@ import java.nio.ByteBuffer;
  * loopback or IPv4-mapped addresses; then the minimal Layer 4 header of TCP,
  * UDP, ICMP (IPv4 only) and ICMPv6 (IPv6 only), so handlers can read those
  * headers without bounds checks of their own; ICMPv6 neighbour discovery
- * gets its own packet type ({@link PacketBatch#NDP}). Ethernet padding is trimmed, not an error. A frame
+ * and UDP to a DHCP or DHCPv6 server port get packet types of their own
+ * ({@link PacketBatch#NDP}, {@link PacketBatch#DHCP}). Ethernet padding is trimmed, not an error. A frame
  * that fails is dropped and counted under {@code drop.<reason>}; it cannot
  * affect any other frame. A frame that passes gets its offsets, protocol and
  * addresses recorded in {@link ParsedFrames}.
@@ -195,6 +196,11 @@ final class FrameParser {
                     return drop(Drop.UDP_SHORT);
                 if (u16(b, l4 + 4) != l4len)
                     return drop(Drop.UDP_LENGTH);
+                if (u16(b, l4 + 2) == (v6 ? 547 : 67)) {
+                    f.l4Off[i] = l4;
+                    f.l4Len[i] = l4len;
+                    return PacketBatch.DHCP;
+                }
                 break;
             }
             case 1:

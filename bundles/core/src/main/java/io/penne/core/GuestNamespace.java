@@ -32,8 +32,12 @@ import java.util.Map;
  * An IP version whose template is missing (no default route) is left out
  * with a warning, as pasta does. Without {@code ns.configure} nothing is
  * applied, but the addresses are still recorded as the guest's, as pasta
- * knows them without {@code --config-net}. IPv6 duplicate address detection is dodged
- * with IFF_NOARP while addresses go on and NODAD on the addresses.
+ * knows them without {@code --config-net}: the guest takes them itself from
+ * the addrconf bundle's DHCP, DHCPv6 and router advertisements, which read
+ * {@code guest.address4/6}, {@code guest.prefix4/6}, {@code guest.gateway4/6},
+ * {@code our.address6.ll} and {@code ns.configured} from what is recorded
+ * here. IPv6 duplicate address detection is dodged with IFF_NOARP while
+ * addresses go on and NODAD on the addresses.
  *
  * <p>The namespace thread also spawns the command that runs inside
  * ({@link #spawn}). Closing stops that thread; the tap descriptor belongs to
@@ -115,6 +119,8 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
             byte[] mac = ns.linkMac(ifi);
             if (mac != null && mac.length == 6)
                 found.put("guest.mac", java.util.HexFormat.ofDelimiter(":").formatHex(mac));
+            // pasta's router advertisements are off once it configured the namespace itself (conf.c: no_ra).
+            found.put("ns.configured", String.valueOf(c.configure()));
             if (!c.configure()) {
                 // pasta without --config-net: the tap stays down and unconfigured, but the guest's
                 // addresses are still the host's (pasta offers them by DHCP and NDP), so forwarding
@@ -182,6 +188,8 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
         final List<Integer> prefixes = new ArrayList<>();
         final List<NetlinkRoute> routes = new ArrayList<>();
         byte[] gateway;
+        /** The host interface's IPv6 link-local address, if any: penne's own towards the guest (passt's our_tap_ll). */
+        byte[] linkLocal;
 
         private Template(int family, int hostIfindex) {
             this.family = family;
@@ -197,6 +205,10 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
                 return null;
             }
             Template t = new Template(family, ifi);
+            if (family == AF_INET6)
+                for (NetlinkAddress a : host.addresses(family))
+                    if (a.ifindex() == ifi && a.scope() == Netlink.RT_SCOPE_LINK && t.linkLocal == null)
+                        t.linkLocal = a.address();
             if (address != null) {
                 t.addresses.add(address);
                 t.prefixes.add(prefix > 0 ? prefix : family == AF_INET ? hostPrefix(host, ifi, family, 24) : 64);
@@ -227,12 +239,26 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
             return dflt;
         }
 
-        /** The guest's address and gateway of this version, as {@link #apply} would configure them. */
+        /**
+         * The guest's address, prefix length and gateway of this version, as
+         * {@link #apply} would configure them (and DHCP, DHCPv6 and router
+         * advertisements hand out), and for IPv6 penne's link-local address
+         * towards the guest: the gateway's if that is link-local (so the
+         * guest's default route names the host's router), else the host
+         * interface's, else fe80::1, as passt picks its {@code our_tap_ll}.
+         */
         void record(String v, Map<String, Object> found) {
-            if (!addresses.isEmpty())
+            if (!addresses.isEmpty()) {
                 found.putIfAbsent("guest.address" + v, text(addresses.get(0)));
+                found.putIfAbsent("guest.prefix" + v, String.valueOf(prefixes.get(0)));
+            }
             if (gateway != null)
                 found.put("guest.gateway" + v, text(gateway));
+            if (family == AF_INET6) {
+                boolean gatewayLl = gateway != null && (gateway[0] & 0xff) == 0xfe && (gateway[1] & 0xc0) == 0x80;
+                found.putIfAbsent("our.address6.ll", gatewayLl ? text(gateway)
+                    : linkLocal != null ? text(linkLocal) : "fe80::1");
+            }
         }
 
         void apply(Netlink ns, int ifi, String v, Map<String, Object> found) {

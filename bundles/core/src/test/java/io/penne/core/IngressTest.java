@@ -253,6 +253,26 @@ class IngressTest {
         assertTrue(delivered.get(1).startsWith("58:"), delivered.toString());
     }
 
+    static byte[] udpTo(int dport) {
+        byte[] u = udp(4, 12);
+        u[0] = 0;
+        u[1] = 68;
+        u[2] = (byte) (dport >>> 8);
+        u[3] = (byte) dport;
+        return u;
+    }
+
+    @Test
+    void dhcpServerPortsAreTheirOwnTypeOnlyInTheirOwnIpVersion() {
+        run(eth(0x0800, ipv4(17, "0.0.0.0", "255.255.255.255", udpTo(67))),
+            eth(0x86dd, ipv6(17, "fe80::2", "ff02::1:2", udpTo(547))),
+            eth(0x0800, ipv4(17, "10.0.0.2", "10.0.0.1", udpTo(547))), // DHCPv6's port over IPv4: plain UDP
+            eth(0x86dd, ipv6(17, "2001:db8::2", "2001:db8::1", udpTo(67))));
+        assertEquals(4, delivered.size(), delivered.toString());
+        assertEquals(2, delivered.stream().filter(d -> d.startsWith(PacketBatch.DHCP + ":")).count(), delivered.toString());
+        assertEquals(2, delivered.stream().filter(d -> d.startsWith("17:")).count(), delivered.toString());
+    }
+
     @Test
     void orderWithinATypeIsKept() {
         byte[][] frames = new byte[50][];

@@ -42,7 +42,7 @@ public final class Nat {
     public long hi, lo;
 
     private final Addr hostLoopback4, hostLoopback6, guestAddrMap4, guestAddrMap6;
-    private final Addr dnsMatch4, dnsMatch6, dnsHost4, dnsHost6;
+    private final Addr dnsMatch4, dnsMatch6, dnsHost4, dnsHost6, dnsForward4, dnsForward6;
     private final Addr guest4, guest6, gateway4, gateway6;
 
     /** An optional address as primitives. */
@@ -90,6 +90,8 @@ public final class Nat {
         dnsHost6 = h6;
         Addr m4 = Addr.of(family(InetAddr.property(p, "dns.match4"), true));
         Addr m6 = Addr.of(family(InetAddr.property(p, "dns.match6"), false));
+        dnsForward4 = m4;
+        dnsForward6 = m6;
         // pasta: a resolver the guest cannot reach (host loopback) is reached through the host-loopback address.
         if (!m4.set && h4.set && (isLoopback(h4.hi, h4.lo) || hostLoopback4.is(h4.hi, h4.lo)))
             m4 = hostLoopback4;
@@ -192,6 +194,25 @@ public final class Nat {
             return top < 224;
         }
         return (h >>> 56) != 0xff && (h >>> 54) != (0xfe80L >>> 6);
+    }
+
+    /**
+     * The address the guest is told to use for a host resolver at {@code
+     * (h, l)} (by DHCP, DHCPv6 and router advertisements), as pasta picks it
+     * ({@code conf.c}, {@code add_dns_resolv4/6}): a resolver the guest could
+     * not reach under its own address (on the host's loopback, or at the
+     * address that stands for the host's loopback) is advertised as the
+     * --dns-forward address if there is one, else as the host-loopback
+     * stand-in, and {@link #outbound} takes the guest's queries there back to
+     * the host's resolver; null if there is no such address.
+     */
+    public long[] guestResolver(long h, long l) {
+        boolean v4 = InetAddr.isV4(h, l);
+        Addr loop = v4 ? hostLoopback4 : hostLoopback6, fwd = v4 ? dnsForward4 : dnsForward6;
+        if (!isLoopback(h, l) && !loop.is(h, l))
+            return new long[] {h, l};
+        Addr a = fwd.set ? fwd : loop;
+        return a.set ? new long[] {a.hi, a.lo} : null;
     }
 
     /** Whether the address stands for the host's resolver on this protocol and port (DNS forwarding). */

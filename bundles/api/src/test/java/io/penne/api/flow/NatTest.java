@@ -2,6 +2,7 @@ package io.penne.api.flow;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -118,6 +119,31 @@ class NatTest {
         assertEquals("127.0.0.1", out(n, 17, "192.0.2.1", 54));
         Nat none = Nat.of(props("map.host_loopback4", "none"), List.of("127.0.0.53"));
         assertEquals("192.0.2.1", out(none, 17, "192.0.2.1", 53));
+    }
+
+    private static String advertised(Nat n, String resolver) {
+        long[] a = InetAddr.parse(resolver);
+        long[] g = n.guestResolver(a[0], a[1]);
+        return g == null ? null : InetAddr.format(g[0], g[1]);
+    }
+
+    @Test
+    void advertisedResolversAreOnesTheGuestCanReach() {
+        Nat n = Nat.of(props(), List.of());
+        assertEquals("198.51.100.53", advertised(n, "198.51.100.53"));
+        assertEquals("2001:db8::53", advertised(n, "2001:db8::53"));
+        // on the host's loopback, or at the gateway that stands for it: through the gateway
+        assertEquals("192.0.2.1", advertised(n, "127.0.0.53"));
+        assertEquals("192.0.2.1", advertised(n, "192.0.2.1"));
+        assertEquals("fe80::1", advertised(n, "::1"));
+        // --dns-forward takes precedence over the gateway
+        Nat fwd = Nat.of(props("dns.match4", "169.254.1.1"), List.of("127.0.0.53"));
+        assertEquals("169.254.1.1", advertised(fwd, "127.0.0.53"));
+        assertEquals("198.51.100.53", advertised(fwd, "198.51.100.53"));
+        // --no-map-gw and no --dns-forward: a loopback resolver cannot be reached at all
+        Nat none = Nat.of(props("map.host_loopback4", "none"), List.of("127.0.0.53"));
+        assertNull(advertised(none, "127.0.0.53"));
+        assertEquals("192.0.2.1", advertised(none, "192.0.2.1"));
     }
 
     @Test
