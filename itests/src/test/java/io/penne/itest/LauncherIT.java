@@ -313,6 +313,46 @@ class LauncherIT {
     }
 
     /**
+     * -p/--pcap, as pasta: the guest's frames both ways land in a libpcap file (here a datagram the
+     * namespace sends, and the ARP reply it gets for its gateway); a file that cannot be written stops
+     * penne at start with its name.
+     */
+    @Test
+    void pcapCapturesTheGuestsFramesBothWays() throws Exception {
+        assumeTrue(Dist.run(10, List.of("sh", "-c", "command -v python3")).status() == 0, "no python3");
+        Path cap = tmp.resolve("guest.pcap");
+        Result r = Dist.run(60, Dist.penne("-p", cap.toString(), "-t", "none", "-T", "none", "-u", "none", "-U",
+            "none", "--", "python3", "-c", String.join("\n",
+                "import socket, subprocess",
+                "gw = subprocess.run(['ip', '-4', 'route', 'show', 'default'], capture_output=True, text=True).stdout.split()[2]",
+                "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'penne-pcap', (gw, 9))")));
+        assertEquals(0, r.status(), r.toString());
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(Files.readAllBytes(cap));
+        b.order(b.getInt(0) == 0xa1b2c3d4 ? java.nio.ByteOrder.BIG_ENDIAN : java.nio.ByteOrder.LITTLE_ENDIAN);
+        assertEquals(0xa1b2c3d4, b.getInt(0));
+        assertEquals(1, b.getInt(20), "Ethernet");
+        boolean datagram = false, arpReply = false;
+        for (int rec = 24; rec + 16 <= b.capacity(); rec += 16 + b.getInt(rec + 8)) {
+            int len = b.getInt(rec + 8), f = rec + 16;
+            java.nio.ByteBuffer fr = b.duplicate().order(java.nio.ByteOrder.BIG_ENDIAN);
+            int type = fr.getShort(f + 12) & 0xffff;
+            if (type == 0x0800 && fr.get(f + 23) == 17 && fr.getShort(f + 36) == 9
+                && new String(Files.readAllBytes(cap), f + 42, len - 42, java.nio.charset.StandardCharsets.US_ASCII)
+                    .equals("penne-pcap"))
+                datagram = true;
+            if (type == 0x0806 && fr.getShort(f + 20) == 2) // ARP reply: from penne to the guest
+                arpReply = true;
+        }
+        assertTrue(datagram, "the namespace's datagram to port 9");
+        assertTrue(arpReply, "penne's ARP reply to the namespace");
+
+        Path bad = tmp.resolve("missing/dir/guest.pcap");
+        Result refused = Dist.run(60, Dist.penne("-p", bad.toString(), "--", "true"));
+        assertTrue(refused.status() != 0, refused.toString());
+        assertTrue(refused.err().contains(bad.toString()), refused.toString());
+    }
+
+    /**
      * --no-udp and --no-icmp, as pasta: the namespace's UDP datagrams and pings to the host are
      * dropped and counted (drop.protocol_disabled), while TCP still works.
      */

@@ -77,7 +77,8 @@ final class Options {
             spec(n, (char) 0, false, true);
         spec("search", 'S', true, true);
         // pasta's, not implemented yet.
-        for (String n : new String[] {"socket", "socket-path", "fd", "pcap", "mac-addr", "interface", "outbound",
+        spec("pcap", 'p', true, true);
+        for (String n : new String[] {"socket", "socket-path", "fd", "mac-addr", "interface", "outbound",
             "hostname", "userns",
             "outbound-if4", "outbound-if6", "fqdn",
             "repair-path", "stats"})
@@ -271,6 +272,8 @@ final class Options {
             case "log-size": logSize = parseSize(value, spelled); break;
             case "pid": pidFile = nonEmpty(value, spelled); break;
             case "conf-path": confPath = nonEmpty(value, spelled); break;
+            // pasta: the last one given counts; absolute, as penne may change directory before opening it
+            case "pcap": ns.put("pcap", java.nio.file.Path.of(nonEmpty(value, spelled)).toAbsolutePath().toString()); break;
             case "ns-ifname": ns.put("ns.ifname", nonEmpty(value, spelled)); break;
             case "mtu": ns.put("mtu", number(value, spelled, 0, 65520)); break;
             case "address": ns.put(isV6(value) ? "address6" : "address4", literal(value, spelled)); break;
@@ -604,6 +607,7 @@ final class Options {
             "      --dhcp-dns, --dhcp-search  advertise resolvers, search domains",
             "                         by DHCP, DHCPv6 and NDP (off by default, as pasta)",
             "      --runas UID|LOGIN  accepted for penne's own identity only",
+            "  -p, --pcap FILE        capture the guest's frames to FILE (pcap format)",
             "  -c, --conf-path PATH   listen for penne-ctl on the UNIX socket PATH",
             "  -f, --foreground       stay in the foreground (default: go to the",
             "                         background once ready)",

@@ -150,12 +150,16 @@ public final class AddrconfHandler implements ProtocolHandler {
     @Override
     public void packets(Instance instance, PacketBatch batch) {
         PerInstance s = instances.get(instance);
-        if (s == null) { // packets before attach should not happen; recover rather than drop
-            s = new PerInstance(instance, resolvConf);
-            instances.put(instance, s);
+        GuestDevice dev = instance.device();
+        // Packets before attach should not happen: recover rather than drop. Attached before the
+        // device was: the responders that speak with penne's MAC are built now that it is known.
+        if (s == null || (s.mac == 0 && dev != null && dev.ourMac() != 0)) {
+            if (s != null)
+                detach(instance);
+            attach(instance, true);
+            s = instances.get(instance);
         }
         Counters counters = instance.counters();
-        GuestDevice dev = instance.device();
         ByteBuffer in = batch.buffer();
         for (int i = 0, n = batch.size(); i < n; i++) {
             int type = batch.protocol(i);
@@ -280,6 +284,8 @@ public final class AddrconfHandler implements ProtocolHandler {
         final RouterAdvertiser ra;
         final Dhcp4Responder dhcp4;
         final Dhcp6Responder dhcp6;
+        /** penne's MAC when built, 0 if the instance had no device yet. */
+        final long mac;
         /** The pending unsolicited advertisement on the instance's loop, or 0. */
         long raTask;
 
@@ -335,7 +341,7 @@ public final class AddrconfHandler implements ProtocolHandler {
                 && gw4 != 0;
             boolean wantDhcp6 = !off(p, "dhcpv6") && (guest6Hi | guest6Lo) != 0 && (ourLlHi | ourLlLo) != 0;
             GuestDns dns = wantRa || wantDhcp || wantDhcp6 ? GuestDns.of(p, resolvConf) : null;
-            long mac = instance.device() != null ? instance.device().ourMac() : 0;
+            mac = instance.device() != null ? instance.device().ourMac() : 0;
             ra = wantRa && guest6Hi != 0 && (ourLlHi | ourLlLo) != 0 && mac != 0 ? build(c, invalid,
                 () -> new RouterAdvertiser(mac, ourLlHi, ourLlLo, guest6Hi, mtu, dns.v6(), dns.search())) : null;
             dhcp4 = wantDhcp ? build(c, invalid,

@@ -344,6 +344,20 @@ class AddrconfHandlerTest {
     }
 
     @Test
+    void attachedBeforeTheDeviceTheServersStartWithIt() {
+        AddrconfHandler h = new AddrconfHandler();
+        FakeInstance inst = selfConfiguring();
+        GuestDevice dev = inst.device;
+        inst.device = null; // handlers may be bound before the instance has its tap
+        h.attach(inst, false);
+        inst.device = dev;
+        h.packets(inst, new FakeBatch().icmp6(rs()).dhcp6(dhcp6Solicit()));
+        assertEquals(2, ((FakeDevice) dev).sent.size());
+        assertEquals(1, inst.counters.get("addrconf.ra.solicited"));
+        assertEquals(1, inst.counters.get("addrconf.dhcpv6.replied"));
+    }
+
+    @Test
     void switchesAndAConfiguredNamespaceTurnServersOff() {
         for (String[] kv : new String[][] {{"ra", "false"}, {"ns.configured", "true"}, {"ndp", "false"}}) {
             AddrconfHandler h = new AddrconfHandler();

@@ -47,6 +47,7 @@ final class Ingress {
     private final int[] seenTypes = new int[PacketBatch.TYPES];
     private final FrameParser parser;
     private final Counters counters;
+    private PcapWriter pcap;
     private final int cFrames, cBytes, cBatches, cReadErrors;
     /** Bytes of virtio-net header the device puts before each frame (nothing in it to act on: no offloads). */
     private int hdrLen;
@@ -62,6 +63,11 @@ final class Ingress {
 
     void headerLength(int n) {
         hdrLen = n;
+    }
+
+    /** Frames read from now on are also recorded to {@code w} (--pcap); null stops it. */
+    void capture(PcapWriter w) {
+        pcap = w;
     }
 
     /**
@@ -99,6 +105,9 @@ final class Ingress {
             off = (int) ((at + r + 7) & ~7); // keep frames 8-byte aligned for the header reads
         }
         frames.count = n;
+        if (pcap != null)
+            for (int i = 0; i < n; i++)
+                pcap.frame(nbuf, frames.frameOff[i], frames.frameLen[i]);
         if (n > 0) {
             // The guest's MAC, as pasta learns it: the source of what it sends (last frame wins).
             if (egress != null && frames.frameLen[n - 1] >= FrameParser.ETH_HLEN)

@@ -117,6 +117,16 @@ public final class InstanceComponent implements Instance {
             throw new IllegalArgumentException("instance " + name + ": " + e.getMessage(), e);
         }
         impl = new InstanceImpl(name, capacity, all, namespace);
+        Object pcapPath = all.get("pcap");
+        if (pcapPath != null) {
+            try {
+                impl.capture(PcapWriter.open(pcapPath.toString(), impl.counters()));
+            } catch (IllegalArgumentException e) {
+                if (namespace != null)
+                    namespace.close();
+                throw new IllegalArgumentException("instance " + name + ": " + e.getMessage(), e);
+            }
+        }
         impl.start();
         if (namespace == null)
             return new Started(impl, null, null);

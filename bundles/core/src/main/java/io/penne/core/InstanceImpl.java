@@ -86,6 +86,8 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
     private final ProtocolHandler[] ownerByPacketType = new ProtocolHandler[PacketBatch.TYPES];
     private final Ingress ingress;
     private TapEgress egress;
+    /** --pcap capture, or null; set before the device is attached. */
+    private PcapWriter pcap;
     private final int cNoHandler, cDisabled;
     /**
      * Packet types dropped whatever handler owns them: pasta's --no-tcp, --no-udp, --no-icmp
@@ -150,6 +152,8 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
         ingress.close();
         if (egress != null)
             egress.close();
+        if (pcap != null)
+            pcap.close();
     }
 
     // ---- handler binding (any thread in, loop thread does the work) ----
@@ -293,6 +297,15 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
      *
      * @return 0 or a negative errno from registering it
      */
+    /**
+     * Records the guest's frames to {@code w} (--pcap) once a device is
+     * attached; before {@link #attachDevice}, from the thread that starts the
+     * instance. The instance closes it when it stops.
+     */
+    void capture(PcapWriter w) {
+        pcap = w;
+    }
+
     int attachDevice(int fd, int mtu) {
         return attachDevice(fd, mtu, 0);
     }
@@ -302,7 +315,9 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
         int rc = loop.register(fd, EventLoop.EPOLLIN, EpollRef.of(EventTypes.TAP, fd, 0));
         if (rc == 0) {
             ingress.headerLength(hdrLen);
+            ingress.capture(pcap);
             egress = new TapEgress(fd, mtu, hdrLen, counters);
+            egress.pcap = pcap;
             Object mac = properties.get("guest.mac");
             if (mac != null)
                 egress.learnGuestMac(Long.parseLong(mac.toString().replace(":", ""), 16));

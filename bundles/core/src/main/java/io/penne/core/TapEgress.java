@@ -39,6 +39,8 @@ final class TapEgress implements GuestDevice {
     static final long OUR_MAC = 0x9a559a559a55L;
 
     private final int fd;
+    /** --pcap: frames written are also recorded here, or null. */
+    PcapWriter pcap;
     private final int maxFrame;
     /** Bytes of virtio-net header written before each frame (0: none), and the room kept for it. */
     private final int hdrLen, hdrRoom;
@@ -167,6 +169,8 @@ final class TapEgress implements GuestDevice {
             }
             counters.inc(cFrames);
             counters.add(cBytes, r);
+            if (pcap != null)
+                pcap.frame(nbuf, offsets[i] + hdrLen, lengths[i] - hdrLen);
         }
         queued = 0;
         next = 0;

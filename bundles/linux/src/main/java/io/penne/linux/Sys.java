@@ -45,6 +45,8 @@ public final class Sys {
     public static final int O_RDONLY = 0;
     public static final int O_WRONLY = 1;
     public static final int O_RDWR = 2;
+    public static final int O_CREAT = 0x40;
+    public static final int O_TRUNC = 0x200;
 
     // -- file descriptor flags --
     public static final int O_NONBLOCK = 0x800;
