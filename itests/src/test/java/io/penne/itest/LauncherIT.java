@@ -313,6 +313,36 @@ class LauncherIT {
     }
 
     /**
+     * -i/--interface, as pasta: the namespace copies the addresses of the named host interface (and
+     * takes its name) instead of the default route's; an unknown name stops penne at start.
+     */
+    @Test
+    void interfaceOptionPicksTheHostInterfaceToCopy() throws Exception {
+        assumeTrue(isRoot(), "adds an interface to the host");
+        String dummy = "pdum" + (ProcessHandle.current().pid() % 100000);
+        // a dummy interface where the kernel has them, else a veth pair (deleting one end deletes both)
+        if (Dist.run(30, List.of("ip", "link", "add", dummy, "type", "dummy")).status() != 0)
+            assertEquals(0, Dist.run(30, List.of("ip", "link", "add", dummy, "type", "veth", "peer", "name",
+                dummy + "p")).status());
+        try {
+            assertEquals(0, Dist.run(30, List.of("ip", "addr", "add", "198.51.100.7/24", "dev", dummy)).status());
+            assertEquals(0, Dist.run(30, List.of("ip", "-6", "addr", "add", "2001:db8:77::7/64", "dev", dummy,
+                "nodad")).status());
+            assertEquals(0, Dist.run(30, List.of("ip", "link", "set", dummy, "up")).status());
+            Result r = Dist.run(60, Dist.penne("-i", dummy, "-t", "none", "-T", "none", "-u", "none", "-U", "none",
+                "--", "ip", "-o", "addr", "show", "scope", "global"));
+            assertEquals(0, r.status(), r.toString());
+            assertTrue(r.out().contains(dummy + "    inet 198.51.100.7/24"), r.toString());
+            assertTrue(r.out().contains(dummy + "    inet6 2001:db8:77::7/64"), r.toString());
+        } finally {
+            Dist.run(30, List.of("ip", "link", "del", dummy));
+        }
+        Result refused = Dist.run(60, Dist.penne("-i", "nosuch0", "--", "true"));
+        assertTrue(refused.status() != 0, refused.toString());
+        assertTrue(refused.err().contains("no host interface 'nosuch0' (-i, --interface)"), refused.toString());
+    }
+
+    /**
      * -p/--pcap, as pasta: the guest's frames both ways land in a libpcap file (here a datagram the
      * namespace sends, and the ARP reply it gets for its gateway); a file that cannot be written stops
      * penne at start with its name.

@@ -78,7 +78,8 @@ final class Options {
         spec("search", 'S', true, true);
         // pasta's, not implemented yet.
         spec("pcap", 'p', true, true);
-        for (String n : new String[] {"socket", "socket-path", "fd", "mac-addr", "interface", "outbound",
+        spec("interface", 'i', true, true);
+        for (String n : new String[] {"socket", "socket-path", "fd", "mac-addr", "outbound",
             "hostname", "userns",
             "outbound-if4", "outbound-if6", "fqdn",
             "repair-path", "stats"})
@@ -275,6 +276,7 @@ final class Options {
             // pasta: the last one given counts; absolute, as penne may change directory before opening it
             case "pcap": ns.put("pcap", java.nio.file.Path.of(nonEmpty(value, spelled)).toAbsolutePath().toString()); break;
             case "ns-ifname": ns.put("ns.ifname", nonEmpty(value, spelled)); break;
+            case "interface": ns.put("host.ifname", nonEmpty(value, spelled)); break;
             case "mtu": ns.put("mtu", number(value, spelled, 0, 65520)); break;
             case "address": ns.put(isV6(value) ? "address6" : "address4", literal(value, spelled)); break;
             case "netmask": ns.put("prefix4", prefix(value, spelled)); break;
@@ -560,6 +562,8 @@ final class Options {
             "",
             "  -I, --ns-ifname NAME   tap interface name (default: the host's upstream",
             "                         interface name, else tap0)",
+            "  -i, --interface NAME   host interface whose addresses and routes the",
+            "                         namespace copies (default: that of the default route)",
             "  -m, --mtu MTU          tap MTU (default 65520)",
             "  -a, --address ADDR     guest address (default: the host's)",
             "  -n, --netmask MASK     IPv4 prefix length or netmask",

@@ -136,6 +136,9 @@ class OptionsTest {
         assertEquals("true", o.ns.get("dhcp.dns"));
         assertEquals("false", o.ns.get("dhcp.search"), "pasta: no search list unless --dhcp-search");
         assertEquals("false", Options.parse(new String[] {"--no-ndp"}).ns.get("ndp"));
+        assertEquals("eth1", Options.parse(new String[] {"-i", "eth1"}).ns.get("host.ifname"));
+        assertTrue(Options.parse(new String[] {"-p", "rel.pcap"}).ns.get("pcap").endsWith("/rel.pcap"));
+        assertTrue(Options.parse(new String[] {"--pcap", "/tmp/a.pcap"}).ns.get("pcap").equals("/tmp/a.pcap"));
         Options d = Options.parse(new String[] {"--dhcp-search", "-S", "example.com lab.example.com", "-D", "192.0.2.53"});
         assertEquals("false", d.ns.get("dhcp.dns"));
         assertEquals("true", d.ns.get("dhcp.search"));

@@ -68,9 +68,9 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
         String upstream = null;
         try (Netlink host = Netlink.open()) {
             if (c.ipv4())
-                t4 = Template.of(host, AF_INET, c.address4(), c.prefix4(), c.gateway4());
+                t4 = Template.of(host, AF_INET, c.hostIfname(), c.address4(), c.prefix4(), c.gateway4());
             if (c.ipv6())
-                t6 = Template.of(host, AF_INET6, c.address6(), c.prefix6(), c.gateway6());
+                t6 = Template.of(host, AF_INET6, c.hostIfname(), c.address6(), c.prefix6(), c.gateway6());
             upstream = upstreamName(host, t4, t6);
         }
         String ifname = c.ifname() != null ? c.ifname() : upstream != null ? upstream : "tap0";
@@ -197,9 +197,22 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
         }
 
         /** Null (with a warning) when the host has nothing to copy and nothing was given. */
-        static Template of(Netlink host, int family, byte[] address, int prefix, byte[] gateway) {
-            int ifi = host.defaultRouteIfindex(family);
+        static Template of(Netlink host, int family, String hostIfname, byte[] address, int prefix,
+                           byte[] gateway) {
             String v = family == AF_INET ? "IPv4" : "IPv6";
+            int ifi;
+            if (hostIfname != null) { // pasta's -i: this interface, whether or not a default route uses it
+                ifi = host.linkIndex(hostIfname);
+                if (ifi < 0)
+                    throw new IllegalArgumentException("no host interface '" + hostIfname + "' (-i, --interface)");
+                if (address == null && gateway == null && !hasAddress(host, ifi, family)) {
+                    LOG.log(Level.WARNING, "no " + v + " address on " + hostIfname + ": " + v
+                        + " disabled in the namespace");
+                    return null;
+                }
+            } else {
+                ifi = host.defaultRouteIfindex(family);
+            }
             if (ifi < 0 && (address == null || gateway == null)) {
                 LOG.log(Level.WARNING, "no " + v + " default route on the host: " + v + " disabled in the namespace");
                 return null;
@@ -230,6 +243,13 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
                     }
             }
             return t;
+        }
+
+        private static boolean hasAddress(Netlink host, int ifi, int family) {
+            for (NetlinkAddress a : host.addresses(family))
+                if (a.ifindex() == ifi && a.scope() == Netlink.RT_SCOPE_UNIVERSE)
+                    return true;
+            return false;
         }
 
         private static int hostPrefix(Netlink host, int ifi, int family, int dflt) {

@@ -11,13 +11,15 @@ import java.util.Map;
  * new namespace), {@code ipv4}/{@code ipv6} (-4/-6 turn the other off),
  * {@code address4}/{@code prefix4}/{@code gateway4}, {@code address6}/
  * {@code gateway6} (-a, -n, -g), {@code ns.mac} (--ns-mac-addr),
+ * {@code host.ifname} (-i: the host interface whose addresses and routes
+ * are the template, instead of that of the default route),
  * {@code map.host_loopback4/6} (--map-host-loopback, --no-map-gw: an address
  * or {@code none}; read by the handlers, checked here). A bad value
  * is refused with a message naming the property.
  */
 record NamespaceConfig(String netns, String ifname, int mtu, boolean configure, boolean ipv4, boolean ipv6,
                        byte[] address4, int prefix4, byte[] gateway4, byte[] address6, int prefix6,
-                       byte[] gateway6, byte[] mac) {
+                       byte[] gateway6, byte[] mac, String hostIfname) {
     static final int DEFAULT_MTU = 65520;
 
     /** Null when the configuration asks for no namespace (no {@code netns} property). */
@@ -26,10 +28,8 @@ record NamespaceConfig(String netns, String ifname, int mtu, boolean configure, 
         if (netns == null || netns.isEmpty())
             return null;
         boolean isNew = netns.equals("new");
-        String ifname = str(p, "ns.ifname");
-        if (ifname != null && (ifname.isEmpty() || ifname.length() > 15 || ifname.contains("/")
-            || ifname.contains(" ")))
-            throw bad("ns.ifname", ifname, "an interface name of 1 to 15 characters");
+        String ifname = ifname(p, "ns.ifname");
+        String hostIfname = ifname(p, "host.ifname");
         int mtu = integer(p, "mtu", DEFAULT_MTU);
         if (mtu != 0 && (mtu < 68 || mtu > 65520))
             throw bad("mtu", String.valueOf(mtu), "68 to 65520");
@@ -63,7 +63,14 @@ record NamespaceConfig(String netns, String ifname, int mtu, boolean configure, 
                 addr(p, key, v.equals("4") ? 4 : 16);
         }
         return new NamespaceConfig(netns, ifname, mtu, bool(p, "ns.configure", isNew), ipv4, ipv6,
-            a4, prefix4, addr(p, "gateway4", 4), a6, prefix6, addr(p, "gateway6", 16), mac);
+            a4, prefix4, addr(p, "gateway4", 4), a6, prefix6, addr(p, "gateway6", 16), mac, hostIfname);
+    }
+
+    private static String ifname(Map<String, Object> p, String key) {
+        String n = str(p, key);
+        if (n != null && (n.isEmpty() || n.length() > 15 || n.contains("/") || n.contains(" ")))
+            throw bad(key, n, "an interface name of 1 to 15 characters");
+        return n;
     }
 
     boolean isNew() {
