@@ -67,7 +67,9 @@ class LauncherIT {
         "-u 80-70          | option '-u': bad port spec '80-70'",
         "-T 80,auto        | option '-T': bad port spec '80,auto': 'auto' combined with port ranges is not supported yet",
         "--no-splice --host-lo-to-ns-lo | option '--host-lo-to-ns-lo' is incompatible with '--no-splice'",
-        "--splice-only     | option '--splice-only' is not supported yet",
+        "--splice-only --no-splice | option '--splice-only' is incompatible with '--no-splice'",
+        "--fd 3            | option '--fd' is not supported yet",
+        "--no-dhcp-dns     | option '--no-dhcp-dns' is for passt mode only",
         "-t 80-70          | option '-t': bad port spec '80-70'",
         "-t abc            | option '-t': bad port spec 'abc'",
         "--tcp-ports=80,,81 | option '--tcp-ports': bad port spec '80,,81'",
@@ -310,6 +312,77 @@ class LauncherIT {
                 Dist.run(30, List.of("kill", Files.readString(pid).trim()));
             Dist.run(30, List.of("ip", "netns", "del", name));
         }
+    }
+
+    /**
+     * --splice-only, as pasta: no tap device in the namespace; host loopback clients of -t and -u
+     * reach the namespace's loopback (IPv4 and IPv6), clients from any other address are refused.
+     */
+    @Test
+    void spliceOnlyForwardsLoopbackWithoutATap() throws Exception {
+        assumeTrue(Dist.run(10, List.of("sh", "-c", "command -v python3")).status() == 0, "no python3");
+        int port = 21000 + new java.util.Random().nextInt(9000);
+        Path ready = tmp.resolve("so.ready"), done = tmp.resolve("so.done"), sock = tmp.resolve("so.sock");
+        markers.add(sock.toString());
+        Path py = tmp.resolve("so.py");
+        Files.writeString(py, String.join("\n",
+            "import socket, subprocess, sys, threading, time, os",
+            "port = int(sys.argv[1])",
+            "links = subprocess.run(['ip', '-o', 'link'], capture_output=True, text=True).stdout",
+            "def tcp(fam, addr):",
+            "    t = socket.socket(fam); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+            "    t.bind((addr, port)); t.listen()",
+            "    while True:",
+            "        c, a = t.accept(); c.sendall(b'tcp ' + addr.encode() + b' ' + c.recv(100)); c.close()",
+            "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', port))",
+            "def udp():",
+            "    while True:",
+            "        d, a = u.recvfrom(100); u.sendto(b'udp ' + d, a)",
+            "for f in (lambda: tcp(socket.AF_INET, '127.0.0.1'), lambda: tcp(socket.AF_INET6, '::1'), udp):",
+            "    threading.Thread(target=f, daemon=True).start()",
+            "time.sleep(0.5)",
+            "open(sys.argv[2], 'w').write(links)",
+            "while not os.path.exists(sys.argv[3]): time.sleep(0.05)",
+            ""));
+        Process p = new ProcessBuilder(Dist.penne("--splice-only", "-t", String.valueOf(port), "-u", String.valueOf(port),
+            "-T", "none", "-U", "none", "-c", sock.toString(), "--", "python3", py.toString(), String.valueOf(port),
+            ready.toString(), done.toString())).redirectErrorStream(true)
+            .redirectOutput(tmp.resolve("so.log").toFile()).start();
+        started.add(p);
+        Dist.awaitFile(ready, 30_000);
+        Thread.sleep(200); // the file is written once the listeners are up; let its contents land
+        String links = Files.readString(ready);
+        assertTrue(links.contains("lo:") && links.trim().split("\n").length == 1, "only lo: " + links);
+        for (String host : new String[] {"127.0.0.1", "::1"}) {
+            try (java.net.Socket c = new java.net.Socket(host, port)) {
+                c.getOutputStream().write("hi".getBytes());
+                c.shutdownOutput();
+                assertEquals("tcp " + host + " hi", new String(c.getInputStream().readAllBytes()));
+            }
+        }
+        try (java.net.DatagramSocket u = new java.net.DatagramSocket()) {
+            u.setSoTimeout(5000);
+            byte[] x = "x".getBytes();
+            u.send(new java.net.DatagramPacket(x, 1, java.net.InetAddress.getByName("127.0.0.1"), port));
+            java.net.DatagramPacket in = new java.net.DatagramPacket(new byte[100], 100);
+            u.receive(in);
+            assertEquals("udp x", new String(in.getData(), 0, in.getLength()));
+        }
+        String own = Dist.run(30, List.of("sh", "-c", "ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1"
+            + " | head -1")).out().trim();
+        if (!own.isEmpty()) {
+            try (java.net.Socket c = new java.net.Socket(own, port)) {
+                c.setSoTimeout(5000);
+                assertEquals(-1, c.getInputStream().read(), "nothing from a refused client");
+            } catch (java.net.SocketException refused) {
+                // reset at once, as pasta
+            }
+            String stats = Dist.run(30, Dist.ctl(sock.toString(), "penne:stats")).out();
+            assertTrue(stats.matches("(?s).*tcp\\.refused\\.no_device\\s+1\\b.*"), stats);
+        }
+        Files.writeString(done, "");
+        assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "penne exits with its command");
+        assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("so.log")));
     }
 
     /**

@@ -66,6 +66,7 @@ final class Options {
         spec("udp-ns", 'U', true, true);
         spec("no-splice", (char) 0, false, true);
         spec("host-lo-to-ns-lo", (char) 0, false, true);
+        spec("splice-only", (char) 0, false, true);
         spec("dns-forward", (char) 0, true, true);
         spec("dns-host", (char) 0, true, true);
         spec("map-guest-addr", (char) 0, true, true);
@@ -88,7 +89,7 @@ final class Options {
         spec("no-udp", (char) 0, false, true);
         spec("no-icmp", (char) 0, false, true);
         for (String n : new String[] {
-            "splice-only", "freebind", "one-off", "no-copy-routes",
+            "freebind", "one-off", "no-copy-routes",
             "no-copy-addrs", "netns-only", "vhost-user", "print-capabilities", "migrate-exit",
             "migrate-no-linger", "chroot-fallback"})
             spec(n, shortOf(n), false, false);
@@ -140,6 +141,7 @@ final class Options {
     final java.util.Map<String, String> ns = new java.util.LinkedHashMap<>();
     /** Whether -t was given (without it, pasta forwards "auto"). */
     private boolean tcpPortsGiven;
+    private boolean spliceOnly;
     /** --no-tcp, --no-udp: the protocol's frames are dropped and nothing is forwarded for it. */
     private boolean noTcp, noUdp;
     String netnsTarget;
@@ -303,9 +305,20 @@ final class Options {
             case "tcp-ports": ports(value, spelled, "tcp.forward"); break;
             case "tcp-ns": tcpNs(value, spelled); break;
             case "no-splice":
+                if (spliceOnly)
+                    throw new UsageException("option '--splice-only' is incompatible with '--no-splice'");
                 if (ns.containsKey("splice.host_lo_to_ns_lo"))
                     throw new UsageException("option '--no-splice' is incompatible with '--host-lo-to-ns-lo'");
                 ns.put("tcp.splice", "false");
+                break;
+            case "splice-only": // pasta: no tap; loopback forwarding only, to the namespace's loopback; no ICMP
+                if (ns.containsKey("tcp.splice"))
+                    throw new UsageException("option '--splice-only' is incompatible with '--no-splice'");
+                spliceOnly = true;
+                ns.put("ns.tap", "false");
+                ns.put("splice.host_lo_to_ns_lo", "true");
+                ns.put("icmp", "false");
+                ns.put("ndp", "false");
                 break;
             case "host-lo-to-ns-lo":
                 if (ns.containsKey("tcp.splice"))
@@ -584,6 +597,8 @@ final class Options {
             "                         loopback, spliced: specs as for -t, auto (ports",
             "                         listening on the host, the default) or none",
             "      --no-splice        host loopback clients of -t go through the tap",
+            "      --splice-only      no tap device: forward loopback traffic only, to",
+            "                         and from the namespace's loopback",
             "      --host-lo-to-ns-lo host loopback clients of -t reach the namespace's",
             "                         loopback (default: its address)",
             "  -u, --udp-ports SPEC   forward host UDP ports to the namespace (same",

@@ -107,8 +107,14 @@ class OptionsTest {
         UsageException e = assertThrows(UsageException.class,
             () -> Options.parse(new String[] {"--no-splice", "--host-lo-to-ns-lo"}));
         assertTrue(e.getMessage().contains("incompatible"), e.getMessage());
-        e = assertThrows(UsageException.class, () -> Options.parse(new String[] {"--splice-only"}));
-        assertTrue(e.getMessage().contains("not supported yet"), e.getMessage());
+        Options only = Options.parse(new String[] {"--splice-only"});
+        assertEquals("false", only.ns.get("ns.tap"));
+        assertEquals("true", only.ns.get("splice.host_lo_to_ns_lo"));
+        assertEquals("false", only.ns.get("icmp"));
+        for (String[] args : new String[][] {{"--splice-only", "--no-splice"}, {"--no-splice", "--splice-only"}}) {
+            e = assertThrows(UsageException.class, () -> Options.parse(args));
+            assertEquals("option '--splice-only' is incompatible with '--no-splice'", e.getMessage());
+        }
     }
 
     @Test

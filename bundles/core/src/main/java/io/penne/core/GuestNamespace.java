@@ -77,6 +77,15 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
         NetnsThread thread = c.isNew() ? NetnsThread.createNew("penne-ns-" + instance)
             : NetnsThread.join("penne-ns-" + instance, c.netns());
         try {
+            if (!c.tap()) { // --splice-only: lo up, nothing else; the guest's addresses are still the host's
+                Map<String, Object> found = new LinkedHashMap<>();
+                Template f4 = t4, f6 = t6;
+                thread.call(() -> {
+                    configure(c, null, f4, f6, found);
+                    return null;
+                });
+                return new GuestNamespace(thread, null, 0, found);
+            }
             Tap tap;
             try {
                 tap = thread.call(() -> Tap.open(ifname, true));
@@ -111,6 +120,15 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
             check(lo < 0 ? lo : ns.linkUp(lo), ns, "bring up lo");
             if (c.isNew())
                 reuseTimeWaitPorts();
+            if (tap == null) {
+                // Recorded so that forwarding listens for both IP versions, as pasta does without a tap.
+                if (t4 != null)
+                    t4.record("4", found);
+                if (t6 != null)
+                    t6.record("6", found);
+                found.put("ns.configured", "true");
+                return;
+            }
             int ifi = tap.ifindex();
             if (c.mac() != null)
                 check(ns.linkSetMac(ifi, c.mac()), ns, "set the MAC address of " + tap.name());
@@ -309,6 +327,11 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
         } catch (IOException e) {
             throw new IllegalArgumentException(e);
         }
+    }
+
+    /** False with --splice-only: no tap, so no device to attach. */
+    boolean hasTap() {
+        return tap != null;
     }
 
     int tapFd() {

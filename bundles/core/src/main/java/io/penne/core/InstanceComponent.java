@@ -131,9 +131,12 @@ public final class InstanceComponent implements Instance {
         if (namespace == null)
             return new Started(impl, null, null);
         try {
-            int rc = impl.loop().submit(() -> impl.attachDevice(namespace.tapFd(), namespace.mtu(), namespace.vnetHdrLen())).get();
-            if (rc < 0)
-                throw new IllegalStateException("cannot poll the tap device: " + io.penne.linux.Errno.describe(-rc));
+            if (namespace.hasTap()) { // not with --splice-only
+                int rc = impl.loop().submit(() -> impl.attachDevice(namespace.tapFd(), namespace.mtu(),
+                    namespace.vnetHdrLen())).get();
+                if (rc < 0)
+                    throw new IllegalStateException("cannot poll the tap device: " + io.penne.linux.Errno.describe(-rc));
+            }
         } catch (Exception e) {
             impl.stop();
             namespace.close();

@@ -12,14 +12,15 @@ import java.util.Map;
  * {@code address4}/{@code prefix4}/{@code gateway4}, {@code address6}/
  * {@code gateway6} (-a, -n, -g), {@code ns.mac} (--ns-mac-addr),
  * {@code host.ifname} (-i: the host interface whose addresses and routes
- * are the template, instead of that of the default route),
+ * are the template, instead of that of the default route), {@code ns.tap}
+ * ({@code false} with --splice-only: no tap device, loopback forwarding only),
  * {@code map.host_loopback4/6} (--map-host-loopback, --no-map-gw: an address
  * or {@code none}; read by the handlers, checked here). A bad value
  * is refused with a message naming the property.
  */
 record NamespaceConfig(String netns, String ifname, int mtu, boolean configure, boolean ipv4, boolean ipv6,
                        byte[] address4, int prefix4, byte[] gateway4, byte[] address6, int prefix6,
-                       byte[] gateway6, byte[] mac, String hostIfname) {
+                       byte[] gateway6, byte[] mac, String hostIfname, boolean tap) {
     static final int DEFAULT_MTU = 65520;
 
     /** Null when the configuration asks for no namespace (no {@code netns} property). */
@@ -63,7 +64,8 @@ record NamespaceConfig(String netns, String ifname, int mtu, boolean configure, 
                 addr(p, key, v.equals("4") ? 4 : 16);
         }
         return new NamespaceConfig(netns, ifname, mtu, bool(p, "ns.configure", isNew), ipv4, ipv6,
-            a4, prefix4, addr(p, "gateway4", 4), a6, prefix6, addr(p, "gateway6", 16), mac, hostIfname);
+            a4, prefix4, addr(p, "gateway4", 4), a6, prefix6, addr(p, "gateway6", 16), mac, hostIfname,
+            bool(p, "ns.tap", true));
     }
 
     private static String ifname(Map<String, Object> p, String key) {

@@ -342,7 +342,11 @@ public final class TcpHandler implements ProtocolHandler {
         long eHi = v4 ? InetAddr.V4_HI : Sockets.addr6Hi(a, 0);
         long eLo = v4 ? InetAddr.v4Lo(Sockets.addr4(a, 0)) : Sockets.addr6Lo(a, 0);
         int ePort = Sockets.port(a, 0);
-        if (s > EpollRef.MAX_FD || dev == null || Sys.getsockname(s, a) < 0) {
+        if (dev == null) { // no tap (--splice-only): only loopback clients, spliced, are served, as in pasta
+            refuse(c, s, c.cNoDevice);
+            return;
+        }
+        if (s > EpollRef.MAX_FD || Sys.getsockname(s, a) < 0) {
             refuse(c, s, c.cSockErrors);
             return;
         }
@@ -1494,9 +1498,10 @@ public final class TcpHandler implements ProtocolHandler {
         boolean v4 = Sockets.family(a, 0) == Sockets.AF_INET;
         long eHi = v4 ? InetAddr.V4_HI : Sockets.addr6Hi(a, 0);
         long eLo = v4 ? InetAddr.v4Lo(Sockets.addr4(a, 0)) : Sockets.addr6Lo(a, 0);
+        boolean loToLo = "true".equals(String.valueOf(inst.properties().get("splice.host_lo_to_ns_lo")));
         if (!(v4 ? (InetAddr.v4(eLo) >>> 24) == 127 : eHi == 0 && eLo == 1) || inst.namespace() == null
             || "false".equals(String.valueOf(inst.properties().get("tcp.splice")))
-            || !c.nat.hasGuest(v4) || !spliceBound(inst))
+            || (!loToLo && !c.nat.hasGuest(v4)) || !spliceBound(inst))
             return false;
         int ePort = Sockets.port(a, 0);
         if (s > EpollRef.MAX_FD || Sys.getsockname(s, a) < 0) {
@@ -1506,7 +1511,6 @@ public final class TcpHandler implements ProtocolHandler {
         long oHi = v4 ? InetAddr.V4_HI : Sockets.addr6Hi(a, 0);
         long oLo = v4 ? InetAddr.v4Lo(Sockets.addr4(a, 0)) : Sockets.addr6Lo(a, 0);
         int oPort = Sockets.port(a, 0);
-        boolean loToLo = "true".equals(String.valueOf(inst.properties().get("splice.host_lo_to_ns_lo")));
         FlowTable flows = inst.flows();
         Flow f = flows.alloc();
         if (f == null) {
@@ -1585,7 +1589,7 @@ public final class TcpHandler implements ProtocolHandler {
         final int cOpened, cRefused, cConnectFailed, cClosed, cRstToTap, cRstFromTap, cNoFlow, cRstNoFlow,
             cBadSyn, cDupSyn, cBadAck, cBadOption, cBadDst, cEarly, cOutOfOrder, cAfterFin, cPartialSend,
             cFastRetransmit, cRetransmitTimeout, cTimeouts, cSockErrors, cStale, cTableFull,
-            cAccepted, cInboundEstablished, cNoGuestAddr, cInboundClash, cListenFailed,
+            cAccepted, cInboundEstablished, cNoGuestAddr, cNoDevice, cInboundClash, cListenFailed,
             cSynRetransmit, cWindowProbe, cInactive, cKeepaliveToTap, cKeepaliveFromTap;
 
         Ctx(Instance inst) {
@@ -1629,6 +1633,7 @@ public final class TcpHandler implements ProtocolHandler {
             cAccepted = counters.register("tcp.conn.accepted");
             cInboundEstablished = counters.register("tcp.conn.inbound_established");
             cNoGuestAddr = counters.register("tcp.refused.no_guest_address");
+            cNoDevice = counters.register("tcp.refused.no_device");
             cInboundClash = counters.register("tcp.refused.tuple_in_use");
             cListenFailed = counters.register("tcp.listen.failed");
             cSynRetransmit = counters.register("tcp.retransmit.syn");

@@ -664,7 +664,10 @@ public final class UdpHandler implements ProtocolHandler {
         FlowTable flows = inst.flows();
         boolean loopback = v4 ? (InetAddr.v4(eLo) >>> 24) == 127 : eHi == 0 && eLo == 1;
         GuestNamespace gns = inst.namespace();
-        if (!inNs && !c.nat.hasGuest(v4)) {
+        // pasta's --host-lo-to-ns-lo (implied by --splice-only): host loopback peers reach the namespace's loopback
+        boolean loToLo = loopback && gns != null
+            && "true".equals(String.valueOf(inst.properties().get("splice.host_lo_to_ns_lo")));
+        if (!inNs && !loToLo && !c.nat.hasGuest(v4)) {
             c.inc(c.cNoGuestAddr);
             return -1;
         }
@@ -695,18 +698,14 @@ public final class UdpHandler implements ProtocolHandler {
         if (!splice) {
             flows.target(f, Pif.TAP, c.nat.guestHi(v4), c.nat.guestLo(v4), target, srcHi, srcLo, ePort);
         } else {
-            // Loopback both ways: -U goes to the host's loopback, -u from host loopback to the guest's own address.
-            long dHi, dLo;
-            if (inNs) {
-                dHi = v4 ? InetAddr.V4_HI : 0;
-                dLo = v4 ? InetAddr.v4Lo(Sockets.LOOPBACK4) : 1;
-                s = flowSocket(c.scratch, v4, ePort, dHi, dLo, target);
-            } else {
-                dHi = c.nat.guestHi(v4);
-                dLo = c.nat.guestLo(v4);
-                long h = dHi, l = dLo;
-                s = gns.call(() -> flowSocket(NativeBuffer.allocate(Sys.SOCKADDR_SCRATCH_SIZE), v4, ePort, h, l, target));
-            }
+            // Loopback both ways: -U goes to the host's loopback, -u from host loopback to the guest's own
+            // address (or, with --host-lo-to-ns-lo, to the namespace's loopback).
+            boolean toLoopback = inNs || loToLo;
+            long dHi = toLoopback ? (v4 ? InetAddr.V4_HI : 0) : c.nat.guestHi(v4);
+            long dLo = toLoopback ? (v4 ? InetAddr.v4Lo(Sockets.LOOPBACK4) : 1) : c.nat.guestLo(v4);
+            // -U's sockets live on the host, -u's in the namespace (made by its thread, with its scratch)
+            s = inNs ? flowSocket(c.scratch, v4, ePort, dHi, dLo, target)
+                : gns.call(() -> flowSocket(NativeBuffer.forThread(), v4, ePort, dHi, dLo, target));
             int oport = s < 0 ? -1 : Sockets.localPort(s, c.scratch);
             if (oport < 0) {
                 if (s >= 0)
