@@ -129,10 +129,14 @@ public final class AddrconfHandler implements ProtocolHandler {
         });
     }
 
-    /** An advertisement to all nodes, if the guest has shown it is there (a frame from it). */
+    /**
+     * An advertisement to all nodes, once the guest has shown it is there: a
+     * frame from it (the core's {@code ingress.frames} counter), so that a
+     * guest whose link is down is not written to in vain.
+     */
     static void unsolicitedAdvertisement(Instance instance, PerInstance s) {
         GuestDevice dev = instance.device();
-        if (dev == null || dev.guestMac() == 0)
+        if (dev == null || instance.counters().get(s.guestFrames) == 0)
             return;
         int off = dev.reserve(s.ra.length());
         int r = s.ra.unsolicited(dev.buffer(), off, off < 0 ? 0 : s.ra.length());
@@ -269,7 +273,7 @@ public final class AddrconfHandler implements ProtocolHandler {
     /** Counter ids, configured addresses and responders of one instance: all recomputable from the instance. */
     static final class PerInstance {
         final int arpReplied, arpNoDevice, ndpAdvertised, ndpNoDevice, ndpNotIpv6, ndpDisabled;
-        final int raSolicited, raUnsolicited, raDisabled;
+        final int raSolicited, raUnsolicited, raDisabled, guestFrames;
         final int dhcpReplied, dhcpNoDevice, dhcpDisabled, dhcp6Replied, dhcp6NoDevice, dhcp6Disabled;
         /** False with pasta's --no-ndp (instance property {@code ndp} = false): no neighbour advertisements. */
         final boolean ndpEnabled;
@@ -303,6 +307,7 @@ public final class AddrconfHandler implements ProtocolHandler {
             raUnsolicited = c.register("addrconf.ra.unsolicited");
             register(c, raIgnored, "addrconf.ra.ignored.", RouterAdvertiser::reason);
             raDisabled = c.register("addrconf.ra.ignored.disabled");
+            guestFrames = c.register("ingress.frames"); // the core's: frames read from the guest
             dhcpReplied = c.register("addrconf.dhcp.replied");
             register(c, dhcpIgnored, "addrconf.dhcp.ignored.", Dhcp4Responder::reason);
             dhcpNoDevice = c.register("addrconf.dhcp.ignored.no-device");

@@ -336,7 +336,10 @@ class AddrconfHandlerTest {
         assertEquals(1, c.get("addrconf.dhcp.ignored.not-request"));
         assertEquals(1, c.get("addrconf.dhcpv6.ignored.release"));
 
-        // unsolicited advertisements go to all nodes once the guest is there
+        // unsolicited advertisements go to all nodes once the guest has sent a frame
+        AddrconfHandler.unsolicitedAdvertisement(inst, h.instances.get(inst));
+        assertEquals(3, dev.sent.size(), "nothing before the core counted a frame from the guest");
+        c.inc(c.register("ingress.frames"));
         AddrconfHandler.unsolicitedAdvertisement(inst, h.instances.get(inst));
         assertEquals(4, dev.sent.size());
         assertEquals("333300000001", Frames.hex(dev.buf, dev.sent.get(3)[0], 6));

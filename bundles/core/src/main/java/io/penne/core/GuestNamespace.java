@@ -118,8 +118,10 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
         try (Netlink ns = Netlink.open()) {
             int lo = ns.linkIndex("lo");
             check(lo < 0 ? lo : ns.linkUp(lo), ns, "bring up lo");
-            if (c.isNew())
+            if (c.isNew()) {
                 reuseTimeWaitPorts();
+                allowRootPingSockets();
+            }
             if (tap == null) {
                 // Recorded so that forwarding listens for both IP versions, as pasta does without a tap.
                 if (t4 != null)
@@ -160,6 +162,15 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
                 check(ns.linkSetFlags(ifi, 0, IFF_NOARP), ns, "re-enable neighbour discovery on " + tap.name());
             }
         }
+    }
+
+    /**
+     * In a namespace penne creates, lets the namespace's root use ICMP echo ("ping") sockets, as
+     * pasta does for the command it starts: a new namespace starts with none allowed ("1 0").
+     */
+    private static void allowRootPingSockets() {
+        if (!io.penne.linux.Sysctl.write("net/ipv4/ping_group_range", "0 0"))
+            LOG.log(Level.DEBUG, "cannot set net.ipv4.ping_group_range in the namespace");
     }
 
     /**

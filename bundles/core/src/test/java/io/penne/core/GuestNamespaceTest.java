@@ -43,6 +43,8 @@ class GuestNamespaceTest {
             String links = run(ns, "ip", "-o", "link", "show");
             assertTrue(links.contains(ns.ifname() + ":") && links.contains("mtu 9000") && links.contains("lo:"), links);
             assertTrue(links.matches("(?s).*lo: <[^>]*\\bUP\\b.*"), "lo up: " + links);
+            assertEquals("0\t0", run(ns, "cat", "/proc/sys/net/ipv4/ping_group_range").trim(),
+                "ping sockets for the namespace's root, as pasta");
             String hostAddrs = new String(new ProcessBuilder("ip", "-o", "addr", "show", "scope", "global")
                 .start().getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             String nsAddrs = run(ns, "ip", "-o", "addr", "show", "scope", "global");
