@@ -412,7 +412,82 @@ class LauncherIT {
         }
         Result refused = Dist.run(60, Dist.penne("-i", "nosuch0", "--", "true"));
         assertTrue(refused.status() != 0, refused.toString());
-        assertTrue(refused.err().contains("no host interface 'nosuch0' (-i, --interface)"), refused.toString());
+        assertTrue(refused.err().contains("no host interface 'nosuch0' (-i, --interface"), refused.toString());
+    }
+
+    /**
+     * -o/--outbound and --outbound-if4, as pasta: the namespace's TCP connections and UDP flows to the
+     * world leave from the given host address, or through the given host interface. The "world" is a
+     * namespace behind a veth pair whose host end has two addresses; its servers report the peer.
+     */
+    @Test
+    void outboundAddressAndInterfaceBindTheHostSockets() throws Exception {
+        assumeTrue(isRoot(), "adds a veth pair and a namespace to the host");
+        assumeTrue(Dist.run(10, List.of("sh", "-c", "command -v python3")).status() == 0, "no python3");
+        String id = String.valueOf(ProcessHandle.current().pid() % 100000);
+        String remote = "penne-rm-" + id, veth = "pob" + id;
+        Process server = null;
+        try {
+            assertEquals(0, Dist.run(30, List.of("ip", "netns", "add", remote)).status());
+            assertEquals(0, Dist.run(30, List.of("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0",
+                "netns", remote)).status());
+            for (List<String> cmd : List.of(
+                List.of("ip", "addr", "add", "198.51.100.1/24", "dev", veth),
+                List.of("ip", "addr", "add", "198.51.100.2/24", "dev", veth),
+                List.of("ip", "link", "set", veth, "up"),
+                List.of("ip", "-n", remote, "addr", "add", "198.51.100.10/24", "dev", "eth0"),
+                List.of("ip", "-n", remote, "link", "set", "eth0", "up"),
+                List.of("ip", "-n", remote, "link", "set", "lo", "up")))
+                assertEquals(0, Dist.run(30, cmd).status(), cmd.toString());
+            int port = 22000 + new java.util.Random().nextInt(9000);
+            server = new ProcessBuilder("ip", "netns", "exec", remote, "python3", "-c", String.join("\n",
+                "import socket, threading",
+                "t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+                "t.bind(('198.51.100.10', " + port + ")); t.listen()",
+                "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('198.51.100.10', " + port + "))",
+                "def udp():",
+                "    while True:",
+                "        d, a = u.recvfrom(100); u.sendto(a[0].encode(), a)",
+                "threading.Thread(target=udp, daemon=True).start()",
+                "while True:",
+                "    c, a = t.accept(); c.sendall(a[0].encode()); c.close()")).start();
+            String client = String.join("\n",
+                "import socket, time",
+                "for i in range(50):",
+                "    try:",
+                "        print('tcp', socket.create_connection(('198.51.100.10', " + port + "), timeout=2).recv(100).decode()); break",
+                "    except ConnectionRefusedError: time.sleep(0.1)",
+                "    except OSError as e: print('tcp failed', e.__class__.__name__); break",
+                "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2)",
+                "u.sendto(b'x', ('198.51.100.10', " + port + "))",
+                "try: print('udp', u.recv(100).decode())",
+                "except OSError as e: print('udp failed', e.__class__.__name__)");
+            List<String> base = List.of("-t", "none", "-T", "none", "-u", "none", "-U", "none");
+            Result plain = Dist.run(60, Dist.penne(concat(base, "--", "python3", "-c", client)));
+            assertTrue(plain.out().contains("tcp 198.51.100.1\n") && plain.out().contains("udp 198.51.100.1\n"),
+                "the kernel's choice without -o: " + plain);
+            Result bound = Dist.run(60, Dist.penne(concat(base, "-o", "198.51.100.2", "--", "python3", "-c", client)));
+            assertTrue(bound.out().contains("tcp 198.51.100.2\n") && bound.out().contains("udp 198.51.100.2\n"),
+                "-o 198.51.100.2: " + bound);
+            String upstream = Dist.run(30, List.of("sh", "-c", "ip -4 route show default | awk '{print $5}'")).out().trim();
+            Result viaVeth = Dist.run(60, Dist.penne(concat(base, "-i", upstream, "--outbound-if4", veth, "--",
+                "python3", "-c", client)));
+            assertTrue(viaVeth.out().contains("tcp 198.51.100.1\n"), "--outbound-if4 " + veth + ": " + viaVeth);
+            Result viaLo = Dist.run(60, Dist.penne(concat(base, "-i", upstream, "--outbound-if4", "lo", "--",
+                "python3", "-c", client)));
+            assertTrue(viaLo.out().contains("tcp failed"), "--outbound-if4 lo cannot reach the world: " + viaLo);
+        } finally {
+            if (server != null)
+                server.destroyForcibly();
+            Dist.run(30, List.of("ip", "link", "del", veth));
+            Dist.run(30, List.of("ip", "netns", "del", remote));
+        }
+    }
+
+    private static String[] concat(List<String> first, String... rest) {
+        List<String> all = new ArrayList<>(first);
+        all.addAll(List.of(rest));
+        return all.toArray(new String[0]);
     }
 
     /**

@@ -80,9 +80,12 @@ final class Options {
         // pasta's, not implemented yet.
         spec("pcap", 'p', true, true);
         spec("interface", 'i', true, true);
-        for (String n : new String[] {"socket", "socket-path", "fd", "mac-addr", "outbound",
+        spec("outbound", 'o', true, true);
+        spec("outbound-if4", (char) 0, true, true);
+        spec("outbound-if6", (char) 0, true, true);
+        for (String n : new String[] {"socket", "socket-path", "fd", "mac-addr",
             "hostname", "userns",
-            "outbound-if4", "outbound-if6", "fqdn",
+            "fqdn",
             "repair-path", "stats"})
             spec(n, shortOf(n), true, false);
         spec("no-tcp", (char) 0, false, true);
@@ -279,6 +282,10 @@ final class Options {
             case "pcap": ns.put("pcap", java.nio.file.Path.of(nonEmpty(value, spelled)).toAbsolutePath().toString()); break;
             case "ns-ifname": ns.put("ns.ifname", nonEmpty(value, spelled)); break;
             case "interface": ns.put("host.ifname", nonEmpty(value, spelled)); break;
+            // pasta: the source address of outbound sockets, once per IP version
+            case "outbound": ns.put(isV6(value) ? "outbound.address6" : "outbound.address4", literal(value, spelled)); break;
+            case "outbound-if4": ns.put("outbound.if4", nonEmpty(value, spelled)); break;
+            case "outbound-if6": ns.put("outbound.if6", nonEmpty(value, spelled)); break;
             case "mtu": ns.put("mtu", number(value, spelled, 0, 65520)); break;
             case "address": ns.put(isV6(value) ? "address6" : "address4", literal(value, spelled)); break;
             case "netmask": ns.put("prefix4", prefix(value, spelled)); break;
@@ -577,6 +584,11 @@ final class Options {
             "                         interface name, else tap0)",
             "  -i, --interface NAME   host interface whose addresses and routes the",
             "                         namespace copies (default: that of the default route)",
+            "  -o, --outbound ADDR    source address of outbound sockets (once per IP",
+            "                         version)",
+            "      --outbound-if4 NAME, --outbound-if6 NAME  bind outbound sockets of",
+            "                         that IP version to host interface NAME (and take",
+            "                         its addresses and routes, unless -i)",
             "  -m, --mtu MTU          tap MTU (default 65520)",
             "  -a, --address ADDR     guest address (default: the host's)",
             "  -n, --netmask MASK     IPv4 prefix length or netmask",

@@ -143,6 +143,14 @@ class OptionsTest {
         assertEquals("false", o.ns.get("dhcp.search"), "pasta: no search list unless --dhcp-search");
         assertEquals("false", Options.parse(new String[] {"--no-ndp"}).ns.get("ndp"));
         assertEquals("eth1", Options.parse(new String[] {"-i", "eth1"}).ns.get("host.ifname"));
+        Options out = Options.parse(new String[] {"-o", "192.0.2.9", "-o", "2001:db8::9", "--outbound-if4", "eth1",
+            "--outbound-if6", "eth2"});
+        assertEquals("192.0.2.9", out.ns.get("outbound.address4"));
+        assertEquals("2001:db8::9", out.ns.get("outbound.address6"));
+        assertEquals("eth1", out.ns.get("outbound.if4"));
+        assertEquals("eth2", out.ns.get("outbound.if6"));
+        UsageException bad = assertThrows(UsageException.class, () -> Options.parse(new String[] {"-o", "nowhere"}));
+        assertTrue(bad.getMessage().contains("'nowhere'"), bad.getMessage());
         assertTrue(Options.parse(new String[] {"-p", "rel.pcap"}).ns.get("pcap").endsWith("/rel.pcap"));
         assertTrue(Options.parse(new String[] {"--pcap", "/tmp/a.pcap"}).ns.get("pcap").equals("/tmp/a.pcap"));
         Options d = Options.parse(new String[] {"--dhcp-search", "-S", "example.com lab.example.com", "-D", "192.0.2.53"});

@@ -68,9 +68,9 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
         String upstream = null;
         try (Netlink host = Netlink.open()) {
             if (c.ipv4())
-                t4 = Template.of(host, AF_INET, c.hostIfname(), c.address4(), c.prefix4(), c.gateway4());
+                t4 = Template.of(host, AF_INET, c.hostIfname4(), c.address4(), c.prefix4(), c.gateway4());
             if (c.ipv6())
-                t6 = Template.of(host, AF_INET6, c.hostIfname(), c.address6(), c.prefix6(), c.gateway6());
+                t6 = Template.of(host, AF_INET6, c.hostIfname6(), c.address6(), c.prefix6(), c.gateway6());
             upstream = upstreamName(host, t4, t6);
         }
         String ifname = c.ifname() != null ? c.ifname() : upstream != null ? upstream : "tap0";
@@ -233,7 +233,8 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
             if (hostIfname != null) { // pasta's -i: this interface, whether or not a default route uses it
                 ifi = host.linkIndex(hostIfname);
                 if (ifi < 0)
-                    throw new IllegalArgumentException("no host interface '" + hostIfname + "' (-i, --interface)");
+                    throw new IllegalArgumentException("no host interface '" + hostIfname + "' (-i, --interface, --outbound-if"
+                        + (family == AF_INET ? "4" : "6") + ")");
                 if (address == null && gateway == null && !hasAddress(host, ifi, family)) {
                     LOG.log(Level.WARNING, "no " + v + " address on " + hostIfname + ": " + v
                         + " disabled in the namespace");

@@ -12,7 +12,8 @@ import java.util.Map;
  * {@code address4}/{@code prefix4}/{@code gateway4}, {@code address6}/
  * {@code gateway6} (-a, -n, -g), {@code ns.mac} (--ns-mac-addr),
  * {@code host.ifname} (-i: the host interface whose addresses and routes
- * are the template, instead of that of the default route), {@code ns.tap}
+ * are the template, instead of that of the default route; else {@code
+ * outbound.if4}/{@code outbound.if6}, --outbound-if4/6, per IP version), {@code ns.tap}
  * ({@code false} with --splice-only: no tap device, loopback forwarding only),
  * {@code map.host_loopback4/6} (--map-host-loopback, --no-map-gw: an address
  * or {@code none}; read by the handlers, checked here). A bad value
@@ -20,7 +21,7 @@ import java.util.Map;
  */
 record NamespaceConfig(String netns, String ifname, int mtu, boolean configure, boolean ipv4, boolean ipv6,
                        byte[] address4, int prefix4, byte[] gateway4, byte[] address6, int prefix6,
-                       byte[] gateway6, byte[] mac, String hostIfname, boolean tap) {
+                       byte[] gateway6, byte[] mac, String hostIfname4, String hostIfname6, boolean tap) {
     static final int DEFAULT_MTU = 65520;
 
     /** Null when the configuration asks for no namespace (no {@code netns} property). */
@@ -31,6 +32,7 @@ record NamespaceConfig(String netns, String ifname, int mtu, boolean configure, 
         boolean isNew = netns.equals("new");
         String ifname = ifname(p, "ns.ifname");
         String hostIfname = ifname(p, "host.ifname");
+        String outIf4 = ifname(p, "outbound.if4"), outIf6 = ifname(p, "outbound.if6");
         int mtu = integer(p, "mtu", DEFAULT_MTU);
         if (mtu != 0 && (mtu < 68 || mtu > 65520))
             throw bad("mtu", String.valueOf(mtu), "68 to 65520");
@@ -64,8 +66,8 @@ record NamespaceConfig(String netns, String ifname, int mtu, boolean configure, 
                 addr(p, key, v.equals("4") ? 4 : 16);
         }
         return new NamespaceConfig(netns, ifname, mtu, bool(p, "ns.configure", isNew), ipv4, ipv6,
-            a4, prefix4, addr(p, "gateway4", 4), a6, prefix6, addr(p, "gateway6", 16), mac, hostIfname,
-            bool(p, "ns.tap", true));
+            a4, prefix4, addr(p, "gateway4", 4), a6, prefix6, addr(p, "gateway6", 16), mac,
+            hostIfname != null ? hostIfname : outIf4, hostIfname != null ? hostIfname : outIf6, bool(p, "ns.tap", true));
     }
 
     private static String ifname(Map<String, Object> p, String key) {

@@ -161,6 +161,12 @@ public final class IcmpHandler implements ProtocolHandler {
         }
         c.nat.outbound(v4 ? 1 : 58, dHi, dLo, 0);
         long tHi = c.nat.hi, tLo = c.nat.lo;
+        boolean toLoopback = v4 ? (InetAddr.v4(tLo) >>> 24) == 127 : tHi == 0 && tLo == 1;
+        if (!toLoopback && c.outbound.apply(s, v4, 0, c.addr) < 0) { // -o, --outbound-if
+            Sys.close(s);
+            c.inc(c.cSockFail);
+            return -1;
+        }
         FlowTable flows = inst.flows();
         Flow f = flows.alloc();
         if (f == null) {
@@ -267,6 +273,8 @@ public final class IcmpHandler implements ProtocolHandler {
         final Counters counters;
         final int sockType;
         final Nat nat;
+        /** -o, --outbound-if4/6: what echo sockets towards the world are bound to. */
+        final io.penne.linux.OutboundBind outbound;
         final NativeBuffer addr = NativeBuffer.allocate(Sys.SOCKADDR_SCRATCH_SIZE);
         final io.penne.linux.BufferAddress pktAddr = new io.penne.linux.BufferAddress();
         final io.penne.linux.BufferAddress txAddr = new io.penne.linux.BufferAddress();
@@ -277,6 +285,7 @@ public final class IcmpHandler implements ProtocolHandler {
             counters = inst.counters();
             sockType = inst.eventType(EVENT_SOCK);
             nat = Nat.of(inst.properties());
+            outbound = io.penne.linux.OutboundBind.of(inst.properties());
             cOpened = counters.register("icmp.flow.opened");
             cFreed = counters.register("icmp.flow.freed");
             cRequests = counters.register("icmp.echo.requests");

@@ -759,8 +759,12 @@ public final class TcpHandler implements ProtocolHandler {
             rstNoConn(c, dev, batch, i, l4, batch.l4Length(i) - doff, SYN);
             return;
         }
-        int r = v4 ? Sockets.connect4(s, InetAddr.v4(tLo), dport, c.scratch)
-            : Sockets.connect6(s, tHi, tLo, dport, c.scratch);
+        // -o, --outbound-if: not towards the host's loopback, which no outside address or interface reaches
+        boolean toLoopback = v4 ? (InetAddr.v4(tLo) >>> 24) == 127 : tHi == 0 && tLo == 1;
+        int r = toLoopback ? 0 : c.outbound.apply(s, v4, 0, c.scratch);
+        if (r == 0)
+            r = v4 ? Sockets.connect4(s, InetAddr.v4(tLo), dport, c.scratch)
+                : Sockets.connect6(s, tHi, tLo, dport, c.scratch);
         if (r < 0 && r != -Errno.EINPROGRESS) {
             Sys.close(s);
             c.inc(r == -Errno.ECONNREFUSED ? c.cRefused : c.cSockErrors);
@@ -1555,6 +1559,8 @@ public final class TcpHandler implements ProtocolHandler {
         final NativeBuffer msg = NativeBuffer.allocate(128);
         final boolean peekOffset;
         final io.penne.api.flow.Nat nat;
+        /** -o, --outbound-if4/6: what sockets towards the world are bound to. */
+        final io.penne.linux.OutboundBind outbound;
         final long k0, k1;
         final int[] touched = new int[1024];
         int touchedCount;
@@ -1604,6 +1610,7 @@ public final class TcpHandler implements ProtocolHandler {
                 && !"false".equals(String.valueOf(inst.properties().get(PEEK_OFFSET_PROPERTY)));
             // address translation and the guest's addresses (inbound connections go there), shared with UDP and ICMP
             nat = io.penne.api.flow.Nat.of(inst.properties());
+            outbound = io.penne.linux.OutboundBind.of(inst.properties());
             SecureRandom rnd = new SecureRandom();
             k0 = rnd.nextLong();
             k1 = rnd.nextLong();

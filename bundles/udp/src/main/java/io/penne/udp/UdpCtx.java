@@ -34,6 +34,8 @@ final class UdpCtx {
     UdpAuto auto;
     final int sockType, listenType, listenNsType;
     final Nat nat;
+    /** -o, --outbound-if4/6: what flow sockets towards the world are bound to. */
+    final io.penne.linux.OutboundBind outbound;
     final long idleNanos, repliedNanos;
 
     /** Receive side: mmsghdrs, iovecs and peer names of one recvmmsg. */
@@ -68,6 +70,7 @@ final class UdpCtx {
         listenType = inst.eventType(UdpHandler.EVENT_LISTEN);
         listenNsType = inst.eventType(UdpHandler.EVENT_LISTEN_NS);
         nat = Nat.of(inst.properties());
+        outbound = io.penne.linux.OutboundBind.of(inst.properties());
         idleNanos = seconds(inst, "udp.timeout", 30);
         repliedNanos = seconds(inst, "udp.timeout_replied", 120);
         cOpened = counters.register("udp.flow.opened");

@@ -317,13 +317,21 @@ public final class UdpHandler implements ProtocolHandler {
      * ({@code hi}, {@code lo}) port {@code dport}. Its fd or {@code -errno}.
      */
     static int flowSocket(NativeBuffer scratch, boolean v4, int sport, long hi, long lo, int dport) {
+        return flowSocket(scratch, v4, sport, hi, lo, dport, null);
+    }
+
+    /** As above, bound as {@code outbound} says (-o, --outbound-if) if not null. */
+    static int flowSocket(NativeBuffer scratch, boolean v4, int sport, long hi, long lo, int dport,
+                          io.penne.linux.OutboundBind outbound) {
         int s = Sockets.udp(v4 ? Sockets.AF_INET : Sockets.AF_INET6);
         if (s < 0)
             return s;
         int r = s > EpollRef.MAX_FD ? -Errno.EMFILE : recvErr(s, v4, scratch);
         if (r == 0)
             Sockets.setBuffers(s, SOCK_BUFFER, scratch);
-        if (r == 0) {
+        if (r == 0 && outbound != null) {
+            r = outbound.apply(s, v4, sport, scratch);
+        } else if (r == 0) {
             r = v4 ? Sockets.bind4(s, 0, sport, scratch) : Sockets.bind6(s, 0, 0, sport, scratch);
             if (r < 0)
                 r = v4 ? Sockets.bind4(s, 0, 0, scratch) : Sockets.bind6(s, 0, 0, 0, scratch);
@@ -408,7 +416,8 @@ public final class UdpHandler implements ProtocolHandler {
             return -1;
         }
         flows.initiate(f, Pif.TAP, sHi, sLo, sport, dHi, dLo, dport);
-        int s = flowSocket(c.scratch, v4, sport, tHi, tLo, dport);
+        boolean toLoopback = v4 ? (InetAddr.v4(tLo) >>> 24) == 127 : tHi == 0 && tLo == 1;
+        int s = flowSocket(c.scratch, v4, sport, tHi, tLo, dport, toLoopback ? null : c.outbound);
         int oport = s < 0 ? -1 : Sockets.localPort(s, c.scratch);
         if (oport < 0) {
             if (s >= 0)
