@@ -162,11 +162,8 @@ public final class IcmpHandler implements ProtocolHandler {
         c.nat.outbound(v4 ? 1 : 58, dHi, dLo, 0);
         long tHi = c.nat.hi, tLo = c.nat.lo;
         boolean toLoopback = v4 ? (InetAddr.v4(tLo) >>> 24) == 127 : tHi == 0 && tLo == 1;
-        if (!toLoopback && c.outbound.apply(s, v4, 0, c.addr) < 0) { // -o, --outbound-if
-            Sys.close(s);
-            c.inc(c.cSockFail);
-            return -1;
-        }
+        if (!toLoopback && c.outbound.apply(s, v4, 0, c.addr) < 0) // -o, --outbound-if: best effort, as pasta
+            c.inc(c.cOutboundBind);
         FlowTable flows = inst.flows();
         Flow f = flows.alloc();
         if (f == null) {
@@ -279,7 +276,7 @@ public final class IcmpHandler implements ProtocolHandler {
         final io.penne.linux.BufferAddress pktAddr = new io.penne.linux.BufferAddress();
         final io.penne.linux.BufferAddress txAddr = new io.penne.linux.BufferAddress();
         final int cOpened, cFreed, cRequests, cReplies, cShort, cType, cBadAddr, cNotPermitted, cSockFail,
-            cTableFull, cSendFail, cBadReply, cNoDevice, cStale;
+            cTableFull, cSendFail, cBadReply, cNoDevice, cStale, cOutboundBind;
 
         Ctx(Instance inst) {
             counters = inst.counters();
@@ -287,6 +284,7 @@ public final class IcmpHandler implements ProtocolHandler {
             nat = Nat.of(inst.properties());
             outbound = io.penne.linux.OutboundBind.of(inst.properties());
             cOpened = counters.register("icmp.flow.opened");
+            cOutboundBind = counters.register("icmp.outbound_bind_failed");
             cFreed = counters.register("icmp.flow.freed");
             cRequests = counters.register("icmp.echo.requests");
             cReplies = counters.register("icmp.echo.replies");

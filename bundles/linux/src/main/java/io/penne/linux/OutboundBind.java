@@ -91,22 +91,34 @@ public final class OutboundBind {
      * Binds socket {@code fd} of the given IP version to the interface and to
      * the source address (with {@code port}, or any port if that one is
      * taken) where configured, or to {@code port} alone if {@code port} is
-     * not 0. Returns 0 or {@code -errno}.
+     * not 0. Best effort, as pasta's: each step is tried even if the one
+     * before failed, and the socket stays usable. Returns 0, or the first
+     * {@code -errno} for the caller to count.
      */
     public int apply(int fd, boolean v4, int port, NativeBuffer scratch) {
+        int err = 0;
         NativeBuffer dev = v4 ? if4 : if6;
         if (dev != null) {
-            int r = Sys.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_BINDTODEVICE, dev.address(0, dev.size()),
-                v4 ? if4Len : if6Len);
+            err = Math.min(0, Sys.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_BINDTODEVICE,
+                dev.address(0, dev.size()), v4 ? if4Len : if6Len));
             dev.keepAlive();
-            if (r < 0)
-                return r;
         }
         boolean addr = v4 ? set4 : set6;
         if (!addr && port == 0)
-            return 0;
+            return err;
         int r = bind(fd, v4, port, scratch);
-        return r < 0 && port != 0 ? bind(fd, v4, 0, scratch) : r;
+        if (r < 0 && port != 0)
+            r = bind(fd, v4, 0, scratch);
+        if (r < 0 && err == 0)
+            err = r;
+        if (r < 0 && addr && port != 0) // the address cannot be had: keep the port, any address
+            bindAny(fd, v4, port, scratch);
+        return err;
+    }
+
+    private static int bindAny(int fd, boolean v4, int port, NativeBuffer scratch) {
+        int r = v4 ? Sockets.bind4(fd, 0, port, scratch) : Sockets.bind6(fd, 0, 0, port, scratch);
+        return r < 0 ? (v4 ? Sockets.bind4(fd, 0, 0, scratch) : Sockets.bind6(fd, 0, 0, 0, scratch)) : r;
     }
 
     private int bind(int fd, boolean v4, int port, NativeBuffer scratch) {

@@ -761,10 +761,10 @@ public final class TcpHandler implements ProtocolHandler {
         }
         // -o, --outbound-if: not towards the host's loopback, which no outside address or interface reaches
         boolean toLoopback = v4 ? (InetAddr.v4(tLo) >>> 24) == 127 : tHi == 0 && tLo == 1;
-        int r = toLoopback ? 0 : c.outbound.apply(s, v4, 0, c.scratch);
-        if (r == 0)
-            r = v4 ? Sockets.connect4(s, InetAddr.v4(tLo), dport, c.scratch)
-                : Sockets.connect6(s, tHi, tLo, dport, c.scratch);
+        if (!toLoopback && c.outbound.apply(s, v4, 0, c.scratch) < 0)
+            c.inc(c.cOutboundBind); // best effort, as pasta: the connection goes ahead unbound
+        int r = v4 ? Sockets.connect4(s, InetAddr.v4(tLo), dport, c.scratch)
+            : Sockets.connect6(s, tHi, tLo, dport, c.scratch);
         if (r < 0 && r != -Errno.EINPROGRESS) {
             Sys.close(s);
             c.inc(r == -Errno.ECONNREFUSED ? c.cRefused : c.cSockErrors);
@@ -1595,7 +1595,7 @@ public final class TcpHandler implements ProtocolHandler {
         final int cOpened, cRefused, cConnectFailed, cClosed, cRstToTap, cRstFromTap, cNoFlow, cRstNoFlow,
             cBadSyn, cDupSyn, cBadAck, cBadOption, cBadDst, cEarly, cOutOfOrder, cAfterFin, cPartialSend,
             cFastRetransmit, cRetransmitTimeout, cTimeouts, cSockErrors, cStale, cTableFull,
-            cAccepted, cInboundEstablished, cNoGuestAddr, cNoDevice, cInboundClash, cListenFailed,
+            cAccepted, cInboundEstablished, cNoGuestAddr, cNoDevice, cOutboundBind, cInboundClash, cListenFailed,
             cSynRetransmit, cWindowProbe, cInactive, cKeepaliveToTap, cKeepaliveFromTap;
 
         Ctx(Instance inst) {
@@ -1641,6 +1641,7 @@ public final class TcpHandler implements ProtocolHandler {
             cInboundEstablished = counters.register("tcp.conn.inbound_established");
             cNoGuestAddr = counters.register("tcp.refused.no_guest_address");
             cNoDevice = counters.register("tcp.refused.no_device");
+            cOutboundBind = counters.register("tcp.outbound_bind_failed");
             cInboundClash = counters.register("tcp.refused.tuple_in_use");
             cListenFailed = counters.register("tcp.listen.failed");
             cSynRetransmit = counters.register("tcp.retransmit.syn");

@@ -330,7 +330,7 @@ public final class UdpHandler implements ProtocolHandler {
         if (r == 0)
             Sockets.setBuffers(s, SOCK_BUFFER, scratch);
         if (r == 0 && outbound != null) {
-            r = outbound.apply(s, v4, sport, scratch);
+            outbound.apply(s, v4, sport, scratch); // best effort, as pasta: the flow goes ahead however bound
         } else if (r == 0) {
             r = v4 ? Sockets.bind4(s, 0, sport, scratch) : Sockets.bind6(s, 0, 0, sport, scratch);
             if (r < 0)
