@@ -150,6 +150,35 @@ class LauncherIT {
         return pids;
     }
 
+    /**
+     * As pasta's, the command is process 1 of a PID namespace of its own: what it leaves running
+     * (here a background sleep) ends with it instead of outliving penne, and {@code /proc} inside
+     * shows only the namespace's processes.
+     */
+    @Test
+    void theCommandsLeftoversEndWithIt() throws Exception {
+        String sleep = "sleep 600." + ProcessHandle.current().pid(); // a command line only this test runs
+        Result r = Dist.run(60, Dist.penne("-t", "none", "-T", "none", "-u", "none", "-U", "none", "--", "sh", "-c",
+            sleep + " & echo pid $$; ls /proc | grep -c '^[0-9]'; exit 3"));
+        assertEquals(3, r.status(), r.toString());
+        assertTrue(r.out().startsWith("pid 1\n"), r.toString());
+        int seen = Integer.parseInt(r.out().split("\n")[1].trim());
+        assertTrue(seen <= 4, "only the namespace's processes in its /proc: " + r);
+        long deadline = System.currentTimeMillis() + 5000;
+        List<Long> left;
+        do {
+            left = ProcessHandle.allProcesses().filter(ph -> ph.info().commandLine().orElse("").equals(sleep))
+                .map(ProcessHandle::pid).collect(Collectors.toList());
+        } while (!left.isEmpty() && System.currentTimeMillis() < deadline && sleepMs(100));
+        left.forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
+        assertTrue(left.isEmpty(), "left running: " + left);
+    }
+
+    private static boolean sleepMs(long ms) throws InterruptedException {
+        Thread.sleep(ms);
+        return true;
+    }
+
     @Test
     void commandRunsInANamespaceWithTheHostsAddressesAndItsExitStatusIsPenne() throws Exception {
         Result r = Dist.run(60, Dist.penne("--", "sh", "-c", "ip -o addr show scope global; ip route; exit 7"));

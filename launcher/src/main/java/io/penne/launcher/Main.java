@@ -105,16 +105,8 @@ public final class Main {
             synchronized (child) {
                 c = child[0];
             }
-            if (c != null && c.isAlive()) {
-                // penne is being stopped: the command must not outlive its network.
-                c.destroy();
-                try {
-                    if (!c.waitFor(5, java.util.concurrent.TimeUnit.SECONDS))
-                        c.destroyForcibly();
-                } catch (InterruptedException e) {
-                    c.destroyForcibly();
-                }
-            }
+            if (c != null && c.isAlive())
+                stopCommand(c); // penne is being stopped: the command must not outlive its network
             if (r != null)
                 r.stop(10_000);
             scratch.delete();
@@ -178,7 +170,12 @@ public final class Main {
         List<String> cmd = new ArrayList<>(o.command);
         if (cmd.isEmpty())
             cmd.add(System.getenv().getOrDefault("SHELL", "/bin/sh"));
-        ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+        String missing = CommandNamespaces.unrunnable(cmd.get(0));
+        if (missing != null) {
+            System.err.println("penne: cannot run '" + cmd.get(0) + "': " + missing);
+            return 127;
+        }
+        ProcessBuilder pb = new ProcessBuilder(CommandNamespaces.wrap(cmd)).inheritIO();
         Process p;
         try {
             p = ((java.util.function.Function<ProcessBuilder, Process>) service).apply(pb);
@@ -192,13 +189,31 @@ public final class Main {
         System.gc(); // as in the daemon case: shed startup garbage while the command runs
         while (!p.waitFor(200, java.util.concurrent.TimeUnit.MILLISECONDS)) {
             if (rt.stopped()) { // stopped from the shell ("stop 0"): the command goes with its network
-                p.destroy();
-                p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
-                p.destroyForcibly();
+                stopCommand(p);
                 return 0;
             }
         }
         return p.exitValue();
+    }
+
+    /**
+     * Stops the command: SIGTERM to it and everything it started, then, if it
+     * is still there after {@link CommandNamespaces#GRACE_MS}, SIGKILL to its
+     * PID namespace's keeper, which takes the whole namespace with it. (The
+     * first process of a PID namespace only gets the signals it handles, so
+     * a plain {@code sleep} there waits for the second step.)
+     */
+    private static void stopCommand(Process c) {
+        c.descendants().forEach(ProcessHandle::destroy);
+        c.destroy();
+        try {
+            if (!c.waitFor(CommandNamespaces.GRACE_MS, java.util.concurrent.TimeUnit.MILLISECONDS))
+                c.destroyForcibly();
+            c.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            c.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Stops penne once the attached namespace is gone (its file removed, its process exited). */
