@@ -161,7 +161,7 @@ public final class IcmpHandler implements ProtocolHandler {
         }
         c.nat.outbound(v4 ? 1 : 58, dHi, dLo, 0);
         long tHi = c.nat.hi, tLo = c.nat.lo;
-        boolean toLoopback = v4 ? (InetAddr.v4(tLo) >>> 24) == 127 : tHi == 0 && tLo == 1;
+        boolean toLoopback = InetAddr.isLoopback(tHi, tLo);
         if (!toLoopback && c.outbound.apply(s, v4, 0, c.addr) < 0) // -o, --outbound-if: best effort, as pasta
             c.inc(c.cOutboundBind);
         FlowTable flows = inst.flows();

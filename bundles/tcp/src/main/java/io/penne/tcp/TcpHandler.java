@@ -760,7 +760,7 @@ public final class TcpHandler implements ProtocolHandler {
             return;
         }
         // -o, --outbound-if: not towards the host's loopback, which no outside address or interface reaches
-        boolean toLoopback = v4 ? (InetAddr.v4(tLo) >>> 24) == 127 : tHi == 0 && tLo == 1;
+        boolean toLoopback = InetAddr.isLoopback(tHi, tLo);
         if (!toLoopback && c.outbound.apply(s, v4, 0, c.scratch) < 0)
             c.inc(c.cOutboundBind); // best effort, as pasta: the connection goes ahead unbound
         int r = v4 ? Sockets.connect4(s, InetAddr.v4(tLo), dport, c.scratch)
@@ -1503,7 +1503,7 @@ public final class TcpHandler implements ProtocolHandler {
         long eHi = v4 ? InetAddr.V4_HI : Sockets.addr6Hi(a, 0);
         long eLo = v4 ? InetAddr.v4Lo(Sockets.addr4(a, 0)) : Sockets.addr6Lo(a, 0);
         boolean loToLo = "true".equals(String.valueOf(inst.properties().get("splice.host_lo_to_ns_lo")));
-        if (!(v4 ? (InetAddr.v4(eLo) >>> 24) == 127 : eHi == 0 && eLo == 1) || inst.namespace() == null
+        if (!InetAddr.isLoopback(eHi, eLo) || inst.namespace() == null
             || "false".equals(String.valueOf(inst.properties().get("tcp.splice")))
             || (!loToLo && !c.nat.hasGuest(v4)) || !spliceBound(inst))
             return false;

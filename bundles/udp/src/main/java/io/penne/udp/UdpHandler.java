@@ -416,7 +416,7 @@ public final class UdpHandler implements ProtocolHandler {
             return -1;
         }
         flows.initiate(f, Pif.TAP, sHi, sLo, sport, dHi, dLo, dport);
-        boolean toLoopback = v4 ? (InetAddr.v4(tLo) >>> 24) == 127 : tHi == 0 && tLo == 1;
+        boolean toLoopback = InetAddr.isLoopback(tHi, tLo);
         int s = flowSocket(c.scratch, v4, sport, tHi, tLo, dport, toLoopback ? null : c.outbound);
         int oport = s < 0 ? -1 : Sockets.localPort(s, c.scratch);
         if (oport < 0) {
@@ -671,7 +671,7 @@ public final class UdpHandler implements ProtocolHandler {
     private int openFromListener(UdpCtx c, Instance inst, int lfd, boolean inNs, boolean v4, long eHi, long eLo,
                                  int ePort, int lport, int target, long now) {
         FlowTable flows = inst.flows();
-        boolean loopback = v4 ? (InetAddr.v4(eLo) >>> 24) == 127 : eHi == 0 && eLo == 1;
+        boolean loopback = InetAddr.isLoopback(eHi, eLo);
         GuestNamespace gns = inst.namespace();
         // pasta's --host-lo-to-ns-lo (implied by --splice-only): host loopback peers reach the namespace's loopback
         boolean loToLo = loopback && gns != null

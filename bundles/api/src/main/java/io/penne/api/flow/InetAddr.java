@@ -29,6 +29,11 @@ public final class InetAddr {
         return hi == 0 && (lo & 0xffff_ffff_0000_0000L) == V4_LO_PREFIX;
     }
 
+    /** Whether (hi, lo) is a loopback address: 127.0.0.0/8 (IPv4-mapped) or ::1. */
+    public static boolean isLoopback(long hi, long lo) {
+        return isV4(hi, lo) ? (v4(lo) >>> 24) == 127 : hi == 0 && lo == 1;
+    }
+
     /** The IPv4 address in (hi, lo), as an int in host order; only valid if {@link #isV4}. */
     public static int v4(long lo) {
         return (int) lo;

@@ -226,7 +226,7 @@ public final class Nat {
     }
 
     private static boolean isLoopback(long h, long l) {
-        return InetAddr.isV4(h, l) ? (InetAddr.v4(l) >>> 24) == 127 : h == 0 && l == 1;
+        return InetAddr.isLoopback(h, l);
     }
 
     private static Addr mapping(Map<String, Object> p, String key, Addr dflt, boolean v4) {

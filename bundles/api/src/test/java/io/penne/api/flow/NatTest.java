@@ -128,6 +128,18 @@ class NatTest {
     }
 
     @Test
+    void loopbackAddresses() {
+        for (String a : new String[] {"127.0.0.1", "127.255.0.9", "::1"}) {
+            long[] x = InetAddr.parse(a);
+            assertTrue(InetAddr.isLoopback(x[0], x[1]), a);
+        }
+        for (String a : new String[] {"128.0.0.1", "10.0.0.1", "::2", "::ffff:7f00:1:0", "2001:db8::1", "0.0.0.0"}) {
+            long[] x = InetAddr.parse(a);
+            assertFalse(InetAddr.isLoopback(x[0], x[1]), a);
+        }
+    }
+
+    @Test
     void advertisedResolversAreOnesTheGuestCanReach() {
         Nat n = Nat.of(props(), List.of());
         assertEquals("198.51.100.53", advertised(n, "198.51.100.53"));

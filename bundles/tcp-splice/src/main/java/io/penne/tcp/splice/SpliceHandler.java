@@ -394,7 +394,7 @@ public final class SpliceHandler implements ProtocolHandler {
             long oLo = v4 ? InetAddr.v4Lo(Sockets.addr4(a, 0)) : Sockets.addr6Lo(a, 0);
             int oPort = Sockets.port(a, 0);
             // pasta forwards only loopback to loopback from the namespace (fwd_nat_from_splice).
-            if (!loopback(eHi, eLo) || !loopback(oHi, oLo)) {
+            if (!InetAddr.isLoopback(eHi, eLo) || !InetAddr.isLoopback(oHi, oLo)) {
                 c.inc(c.cNotLoopback);
                 refuse(c, s);
                 continue;
@@ -424,12 +424,6 @@ public final class SpliceHandler implements ProtocolHandler {
         Sockets.setLinger(s, true, 0, c.scratch);
         Sys.close(s);
         c.inc(c.cRefused);
-    }
-
-    static boolean loopback(long hi, long lo) {
-        if (InetAddr.isV4(hi, lo))
-            return (InetAddr.v4(lo) >>> 24) == 127;
-        return hi == 0 && lo == 1;
     }
 
     // ------------------------------------------------------------------

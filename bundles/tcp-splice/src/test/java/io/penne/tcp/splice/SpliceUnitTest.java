@@ -1,12 +1,10 @@
 package io.penne.tcp.splice;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.penne.api.Counters;
 import io.penne.api.EventLoop;
-import io.penne.api.flow.InetAddr;
 import io.penne.api.flow.SpliceConn;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -28,20 +26,6 @@ class SpliceUnitTest {
         // FIN passed on to side 1: side 0 is finished, no more reading it
         assertEquals(0, SpliceHandler.epollEvents(est | SpliceConn.FIN_RCVD_0 | SpliceConn.FIN_SENT_1, 0));
         assertEquals(in, SpliceHandler.epollEvents(est | SpliceConn.FIN_RCVD_0 | SpliceConn.FIN_SENT_1, 1));
-    }
-
-    @Test
-    void onlyLoopbackAddressesCount() {
-        long[] a = InetAddr.parse("127.0.0.1");
-        assertTrue(SpliceHandler.loopback(a[0], a[1]));
-        a = InetAddr.parse("127.9.8.7");
-        assertTrue(SpliceHandler.loopback(a[0], a[1]));
-        a = InetAddr.parse("::1");
-        assertTrue(SpliceHandler.loopback(a[0], a[1]));
-        a = InetAddr.parse("10.0.0.1");
-        assertFalse(SpliceHandler.loopback(a[0], a[1]));
-        a = InetAddr.parse("::2");
-        assertFalse(SpliceHandler.loopback(a[0], a[1]));
     }
 
     @Test
