@@ -122,10 +122,7 @@ public final class ArpResponder {
         long ethSrc = mac(in, frameOff + 6);
         long sha = mac(in, arpOff + 8);
 
-        putMac(out, outOff, ethSrc); // destination: whoever asked
-        putMac(out, outOff + 6, ourMac);
-        out.putShort(outOff + 12, (short) 0x0806);
-        int a = outOff + 14;
+        int a = Headers.ethernet(out, outOff, ethSrc, ourMac, Headers.ETH_P_ARP); // to whoever asked
         out.putShort(a, (short) 1);
         out.putShort(a + 2, (short) 0x0800);
         out.put(a + 4, (byte) 6);

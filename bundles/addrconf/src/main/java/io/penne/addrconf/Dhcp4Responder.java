@@ -338,10 +338,7 @@ public final class Dhcp4Responder {
         long chaddrLo = in.getLong(m + 36);
         int dst = (flags & 0x8000) != 0 ? -1 : guest;
 
-        ArpResponder.putMac(out, outOff, ethSrc);
-        ArpResponder.putMac(out, outOff + 6, ourMac);
-        out.putShort(outOff + 12, (short) 0x0800);
-        int ip = outOff + 14;
+        int ip = Headers.ethernet(out, outOff, ethSrc, ourMac, Headers.ETH_P_IP);
         out.putShort(ip, (short) 0x4500); // version 4, header length 20, TOS 0
         out.putShort(ip + 2, (short) (20 + udpOutLen));
         out.putInt(ip + 4, 0x4000); // identification 0, don't fragment

@@ -433,20 +433,9 @@ public final class Dhcp6Responder {
             out.put(m + clientIdAt + 4 + clientIdLen, tail);
         }
 
-        ArpResponder.putMac(out, outOff, ethSrc);
-        ArpResponder.putMac(out, outOff + 6, ourMac);
-        out.putShort(outOff + 12, (short) 0x86dd);
-        int ip = outOff + 14;
         int udpLength = 8 + msgLen;
-        out.putInt(ip, 0x60000000); // version 6, traffic class 0, flow label 0
-        out.putShort(ip + 4, (short) udpLength);
-        out.put(ip + 6, (byte) 17);
-        out.put(ip + 7, (byte) 255);
-        out.putLong(ip + 8, ourLlHi);
-        out.putLong(ip + 16, ourLlLo);
-        out.putLong(ip + 24, srcHi);
-        out.putLong(ip + 32, srcLo);
-        int u = ip + 40;
+        int ip = Headers.ethernet(out, outOff, ethSrc, ourMac, Headers.ETH_P_IPV6);
+        int u = Headers.ipv6(out, ip, udpLength, 17, ourLlHi, ourLlLo, srcHi, srcLo);
         out.putShort(u, (short) SERVER_PORT);
         out.putShort(u + 2, (short) CLIENT_PORT);
         out.putShort(u + 4, (short) udpLength);

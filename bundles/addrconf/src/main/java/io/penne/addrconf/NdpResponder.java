@@ -169,19 +169,8 @@ public final class NdpResponder {
             fromLo = tgtLo;
         }
 
-        ArpResponder.putMac(out, outOff, ethSrc);
-        ArpResponder.putMac(out, outOff + 6, ourMac);
-        out.putShort(outOff + 12, (short) 0x86dd);
-        int ip = outOff + 14;
-        out.putInt(ip, 0x60000000); // version 6, traffic class 0, flow label 0
-        out.putShort(ip + 4, (short) NA_ICMP_LENGTH);
-        out.put(ip + 6, (byte) 58);
-        out.put(ip + 7, (byte) 255); // RFC 4861 7.1.2: receivers drop anything else
-        out.putLong(ip + 8, fromHi);
-        out.putLong(ip + 16, fromLo);
-        out.putLong(ip + 24, srcHi);
-        out.putLong(ip + 32, srcLo);
-        int c = ip + 40;
+        int ip = Headers.ethernet(out, outOff, ethSrc, ourMac, Headers.ETH_P_IPV6);
+        int c = Headers.ipv6(out, ip, NA_ICMP_LENGTH, 58, fromHi, fromLo, srcHi, srcLo);
         out.put(c, (byte) TYPE_NA);
         out.put(c + 1, (byte) 0);
         out.putShort(c + 2, (short) 0);

@@ -176,19 +176,8 @@ final class RouterAdvertiser {
         int len = length();
         if (outOff < 0 || room < len || outOff > out.limit() - len)
             return NO_ROOM;
-        ArpResponder.putMac(out, outOff, ethDst);
-        ArpResponder.putMac(out, outOff + 6, ourMac);
-        out.putShort(outOff + 12, (short) 0x86dd);
-        int ip = outOff + 14;
-        out.putInt(ip, 0x60000000);
-        out.putShort(ip + 4, (short) message.length);
-        out.put(ip + 6, (byte) 58);
-        out.put(ip + 7, (byte) 255);
-        out.putLong(ip + 8, srcHi);
-        out.putLong(ip + 16, srcLo);
-        out.putLong(ip + 24, dHi);
-        out.putLong(ip + 32, dLo);
-        int c = ip + 40;
+        int ip = Headers.ethernet(out, outOff, ethDst, ourMac, Headers.ETH_P_IPV6);
+        int c = Headers.ipv6(out, ip, message.length, 58, srcHi, srcLo, dHi, dLo);
         out.put(c, message);
         out.putShort(c + 2, (short) Checksum.ipv6(out, c, message.length, 58, srcHi, srcLo, dHi, dLo));
         return len;
