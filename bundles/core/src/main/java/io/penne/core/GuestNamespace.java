@@ -77,24 +77,7 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
         NetnsThread thread = c.isNew() ? NetnsThread.createNew("penne-ns-" + instance)
             : NetnsThread.join("penne-ns-" + instance, c.netns());
         try {
-            if (!c.tap()) { // --splice-only: lo up, nothing else; the guest's addresses are still the host's
-                Map<String, Object> found = new LinkedHashMap<>();
-                Template f4 = t4, f6 = t6;
-                thread.call(() -> {
-                    configure(c, null, f4, f6, found);
-                    return null;
-                });
-                return new GuestNamespace(thread, null, 0, found);
-            }
-            Tap tap;
-            try {
-                tap = thread.call(() -> Tap.open(ifname, true));
-            } catch (io.penne.linux.SysException e) {
-                if (e.errno() == io.penne.linux.Errno.EACCES || e.errno() == io.penne.linux.Errno.EPERM)
-                    throw new IllegalStateException(e.getMessage() + "; without root, /dev/net/tun must be"
-                        + " readable and writable by all (mode 0666, Debian's default)", e);
-                throw e;
-            }
+            Tap tap = c.tap() ? openTap(thread, ifname) : null; // none with --splice-only
             Map<String, Object> found = new LinkedHashMap<>();
             Template f4 = t4, f6 = t6;
             try {
@@ -103,9 +86,12 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
                     return null;
                 });
             } catch (RuntimeException e) {
-                tap.close();
+                if (tap != null)
+                    tap.close();
                 throw e;
             }
+            if (tap == null)
+                return new GuestNamespace(thread, null, 0, found);
             found.put("ns.ifname", tap.name());
             return new GuestNamespace(thread, tap, c.mtu() == 0 ? NamespaceConfig.DEFAULT_MTU : c.mtu(), found);
         } catch (RuntimeException e) {
@@ -114,6 +100,18 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
         }
     }
 
+    private static Tap openTap(NetnsThread thread, String ifname) {
+        try {
+            return thread.call(() -> Tap.open(ifname, true));
+        } catch (io.penne.linux.SysException e) {
+            if (e.errno() == io.penne.linux.Errno.EACCES || e.errno() == io.penne.linux.Errno.EPERM)
+                throw new IllegalStateException(e.getMessage() + "; without root, /dev/net/tun must be"
+                    + " readable and writable by all (mode 0666, Debian's default)", e);
+            throw e;
+        }
+    }
+
+    /** Lo up, sysctls, then the tap (if any) as {@code c} asks; what it learns goes into {@code found}. */
     private static void configure(NamespaceConfig c, Tap tap, Template t4, Template t6, Map<String, Object> found) {
         try (Netlink ns = Netlink.open()) {
             int lo = ns.linkIndex("lo");
@@ -122,12 +120,9 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
                 reuseTimeWaitPorts();
                 allowRootPingSockets();
             }
-            if (tap == null) {
+            if (tap == null) { // --splice-only
                 // Recorded so that forwarding listens for both IP versions, as pasta does without a tap.
-                if (t4 != null)
-                    t4.record("4", found);
-                if (t6 != null)
-                    t6.record("6", found);
+                Template.record(t4, t6, found);
                 found.put("ns.configured", "true");
                 return;
             }
@@ -145,10 +140,7 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
                 // pasta without --config-net: the tap stays down and unconfigured, but the guest's
                 // addresses are still the host's (pasta offers them by DHCP and NDP), so forwarding
                 // (-t, -u) and address translation work once the guest takes them.
-                if (t4 != null)
-                    t4.record("4", found);
-                if (t6 != null)
-                    t6.record("6", found);
+                Template.record(t4, t6, found);
                 return;
             }
             if (c.mtu() != 0)
@@ -309,6 +301,14 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
                 found.putIfAbsent("our.address6.ll", gatewayLl ? text(gateway)
                     : linkLocal != null ? text(linkLocal) : "fe80::1");
             }
+        }
+
+        /** {@link #record} for both IP versions, each if enabled. */
+        static void record(Template t4, Template t6, Map<String, Object> found) {
+            if (t4 != null)
+                t4.record("4", found);
+            if (t6 != null)
+                t6.record("6", found);
         }
 
         void apply(Netlink ns, int ifi, String v, Map<String, Object> found) {
