@@ -35,20 +35,18 @@ record GuestDns(int[] v4, long[] v6, List<String> search) {
     static final int MAX_SEARCH = 6;
 
     static GuestDns of(Map<String, Object> p, Path resolvConf) {
-        List<String> nameservers = new ArrayList<>();
-        List<String> hostSearch = new ArrayList<>();
+        List<String> lines;
         try {
-            for (String line : Files.readAllLines(resolvConf)) {
-                String[] w = line.trim().split("\\s+");
-                if (w.length >= 2 && w[0].equals("nameserver")) {
-                    int pct = w[1].indexOf('%'); // a zone index means nothing in the guest
-                    nameservers.add(pct >= 0 ? w[1].substring(0, pct) : w[1]);
-                } else if (w.length >= 2 && w[0].equals("search") && hostSearch.isEmpty()) {
-                    hostSearch.addAll(Arrays.asList(w).subList(1, w.length));
-                }
-            }
+            lines = Files.readAllLines(resolvConf);
         } catch (IOException | RuntimeException e) {
-            // no host resolver configuration: nothing to advertise from it
+            lines = List.of(); // no host resolver configuration: nothing to advertise from it
+        }
+        List<String> nameservers = Nat.nameservers(lines); // read as the handlers' DNS forwarding reads them
+        List<String> hostSearch = new ArrayList<>();
+        for (String line : lines) {
+            String[] w = line.trim().split("\\s+");
+            if (w.length >= 2 && w[0].equals("search") && hostSearch.isEmpty())
+                hostSearch.addAll(Arrays.asList(w).subList(1, w.length));
         }
 
         List<long[]> four = new ArrayList<>(), six = new ArrayList<>();

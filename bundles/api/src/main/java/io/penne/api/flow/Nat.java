@@ -113,18 +113,23 @@ public final class Nat {
 
     /** The {@code nameserver} addresses of a resolv.conf file, in order (zone suffixes cut); empty if unreadable. */
     public static List<String> readResolvConf(Path file) {
-        List<String> out = new ArrayList<>();
         try {
-            for (String line : Files.readAllLines(file)) {
-                String[] w = line.trim().split("\\s+");
-                if (w.length >= 2 && w[0].equals("nameserver")) {
-                    String a = w[1];
-                    int pct = a.indexOf('%');
-                    out.add(pct >= 0 ? a.substring(0, pct) : a);
-                }
-            }
+            return nameservers(Files.readAllLines(file));
         } catch (IOException | RuntimeException e) {
-            // no resolver known: DNS forwarding stays off, as pasta without a nameserver
+            return List.of(); // no resolver known: DNS forwarding stays off, as pasta without a nameserver
+        }
+    }
+
+    /** The {@code nameserver} addresses among resolv.conf lines, in order, zone suffixes ({@code %eth0}) cut. */
+    public static List<String> nameservers(List<String> resolvConfLines) {
+        List<String> out = new ArrayList<>();
+        for (String line : resolvConfLines) {
+            String[] w = line.trim().split("\\s+");
+            if (w.length >= 2 && w[0].equals("nameserver")) {
+                String a = w[1];
+                int pct = a.indexOf('%');
+                out.add(pct >= 0 ? a.substring(0, pct) : a);
+            }
         }
         return out;
     }
