@@ -299,7 +299,9 @@ public final class AddrconfHandler implements ProtocolHandler {
             register(c, arpIgnored, "addrconf.arp.ignored.", ArpResponder::reason);
             arpNoDevice = c.register("addrconf.arp.ignored.no-device");
             ndpAdvertised = c.register("addrconf.ndp.advertised");
-            register(c, ndpIgnored, "addrconf.ndp.ignored.", NdpResponder::reason);
+            // a router solicitation is never "ignored" here: it goes to the router advertiser
+            register(c, ndpIgnored, "addrconf.ndp.ignored.",
+                r -> r == NdpResponder.ROUTER_SOLICITATION ? null : NdpResponder.reason(r));
             ndpNoDevice = c.register("addrconf.ndp.ignored.no-device");
             ndpNotIpv6 = c.register("addrconf.ndp.ignored.not-ipv6");
             ndpDisabled = c.register("addrconf.ndp.ignored.disabled");
@@ -367,8 +369,11 @@ public final class AddrconfHandler implements ProtocolHandler {
         }
 
         private static void register(Counters c, int[] ids, String prefix, IntFunction<String> reason) {
-            for (int r = 1; r < ids.length; r++)
-                ids[r] = c.register(prefix + reason.apply(-r));
+            for (int r = 1; r < ids.length; r++) {
+                String name = reason.apply(-r);
+                if (name != null)
+                    ids[r] = c.register(prefix + name);
+            }
         }
 
         private static boolean off(Map<String, Object> p, String key) {

@@ -82,11 +82,6 @@ public final class OutboundBind {
         return b;
     }
 
-    /** Whether anything is configured for this IP version. */
-    public boolean isSet(boolean v4) {
-        return v4 ? set4 || if4 != null : set6 || if6 != null;
-    }
-
     /**
      * Binds socket {@code fd} of the given IP version to the interface and to
      * the source address (with {@code port}, or any port if that one is
