@@ -703,6 +703,80 @@ class LauncherIT {
         assertEquals(before, listing(Dist.HOME), "installation directory was written to");
     }
 
+    /**
+     * As pasta's spawn: the command has its own UTS namespace, named "pasta-" and the host's name
+     * by default, or -H's; the host keeps its own name. Rootless too (sethostname in the user
+     * namespace penne made).
+     */
+    @Test
+    void theCommandHasItsOwnHostname() throws Exception {
+        String host = Files.readString(Path.of("/proc/sys/kernel/hostname")).trim();
+        Result r = Dist.run(60, Dist.penne("--", "hostname"));
+        assertEquals(0, r.status(), r.toString());
+        assertEquals("pasta-" + host, r.out().trim(), r.toString());
+        r = Dist.run(60, Dist.penne("-H", "penne-box", "--", "sh", "-c", "hostname; exit 3"));
+        assertEquals(3, r.status(), r.toString());
+        assertEquals("penne-box", r.out().trim(), r.toString());
+        assertEquals(host, Files.readString(Path.of("/proc/sys/kernel/hostname")).trim(), "host's name unchanged");
+        assumeTrue(isRoot(), "needs root to switch to an unprivileged user");
+        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+            "env", "-u", "XDG_RUNTIME_DIR"));
+        cmd.addAll(Dist.penne("-H", "rootless-box", "--", "hostname"));
+        r = Dist.run(60, cmd, Path.of("/"));
+        assertEquals(0, r.status(), r.toString());
+        assertEquals("rootless-box", r.out().trim(), r.toString());
+    }
+
+    /**
+     * passt's test/pasta_options/netns_only: inside "unshare -r", "--netns-only" creates no user
+     * namespace of its own; the command's output arrives and -q keeps standard error empty.
+     */
+    @Test
+    void netnsOnlyInsideAUserNamespaceMadeByTheCaller() throws Exception {
+        assumeTrue(isRoot(), "needs root to switch to an unprivileged user");
+        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+            "env", "-u", "XDG_RUNTIME_DIR", "unshare", "-r", "--"));
+        cmd.addAll(Dist.penne("-q", "--netns-only", "--", "echo", "TEST"));
+        Result r = Dist.run(60, cmd, Path.of("/"));
+        assertEquals(0, r.status(), r.toString());
+        assertEquals("TEST", r.out().trim(), r.toString());
+        assertEquals("", r.err(), r.toString());
+    }
+
+    /**
+     * passt's own test setup, rootless: "unshare -rUnpf" holds a user and network namespace, and
+     * penne is given its PID. penne must join that PID's user namespace (before its JVM starts)
+     * to enter the network namespace, as pasta does; then it forwards -t into it.
+     */
+    @Test
+    void rootlessAttachToAPidJoinsItsUserNamespace() throws Exception {
+        assumeTrue(isRoot(), "needs root to switch to an unprivileged user");
+        assumeTrue(Dist.run(10, List.of("sh", "-c", "command -v python3")).status() == 0, "no python3");
+        Path dir = tmp.resolve("rootless-attach");
+        Files.createDirectories(dir);
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path pid = dir.resolve("penne.pid");
+        int port = 20000 + new java.util.Random().nextInt(10000);
+        // As the unprivileged user: the holder, penne attached to it (in the background once ready,
+        // -P written then), a server in the namespace on its loopback-free address, a client on the host.
+        String script = "unshare -rUnpf sleep 600 & holder=$!; sleep 0.5;"
+            + " h=$(pgrep -f '^sleep 600$' -u 65534 -n);"
+            + " " + String.join(" ", Dist.penne("--config-net", "-t", String.valueOf(port), "-T", "none", "-u",
+                "none", "-U", "none", "-P", pid.toString())) + " $h || exit 7;"
+            + " [ -s " + pid + " ] || exit 8;"
+            + " nsenter -t $h -U -n --preserve-credentials ip -o addr show scope global | grep -q inet || exit 9;"
+            + " nsenter -t $h -U -n --preserve-credentials python3 -c \"" + pongServer(port).replace("\n", ";")
+                .replace("\"", "\\\"") + "\" & sleep 1;"
+            + " python3 -c \"import socket; s=socket.create_connection(('127.0.0.1'," + port + "),5);"
+            + " s.sendall(b'ping'); s.shutdown(socket.SHUT_WR); print(s.recv(100).decode())\";"
+            // The holder is its PID namespace's first process: only SIGKILL reaches it from outside.
+            + " kill $(cat " + pid + "); kill -9 $h; wait";
+        Result r = Dist.run(90, List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+            "env", "-u", "XDG_RUNTIME_DIR", "sh", "-c", script), Path.of("/"));
+        assertTrue(r.out().contains("pong ping"), r.toString());
+    }
+
     @Test
     void twoInstancesOfOneUserDoNotShareScratchState() throws Exception {
         Path a = tmp.resolve("a.sock");

@@ -71,13 +71,43 @@ public final class Main {
             System.err.println("penne: cannot open log file '" + o.logFile + "': " + e.getMessage());
             return 1;
         }
-        if (o.spawnsCommand() && !o.inUserns && !isRoot())
-            return inNewUserNamespace(args);
+        if (o.spawnsCommand() && !o.inUserns && !o.netnsOnly && !isRoot())
+            return inUserNamespace(List.of("unshare", "--user", "--map-root-user", "--"), args);
+        // Attached to a namespace owned by another user namespace (a PID's, or --userns), an
+        // unprivileged penne must be in that user namespace to enter the network one.
+        List<String> join = o.inUserns || o.daemonChild ? List.of() : joinUserns(o.usernsTarget);
+        if (join == null)
+            return fail("cannot open user namespace " + o.usernsTarget + ": no such file");
         // As pasta: with a command penne stays in the foreground; attached to a namespace, it
         // goes to the background once that namespace is configured, unless -f.
         if (!o.spawnsCommand() && !o.foreground && !o.daemonChild)
-            return background(args);
+            return background(join, args);
+        if (!join.isEmpty())
+            return inUserNamespace(join, args);
         return foreground(o);
+    }
+
+    /**
+     * The command prefix that puts a JVM in user namespace {@code userns}
+     * (util-linux {@code nsenter}, keeping the caller's credentials, which
+     * the namespace maps to its root); empty if no joining is needed: real
+     * root enters any network namespace as it is, and a process already in
+     * that user namespace (podman runs pasta in its own) is there. Null if
+     * the namespace does not exist.
+     */
+    private static List<String> joinUserns(String userns) {
+        if (userns == null || isRoot())
+            return List.of();
+        Path target = Path.of(userns);
+        if (!Files.exists(target))
+            return null;
+        try {
+            if (Files.readSymbolicLink(target).equals(Files.readSymbolicLink(Path.of("/proc/self/ns/user"))))
+                return List.of();
+        } catch (IOException | UnsupportedOperationException e) {
+            // not a namespace link (a bind mount, say): join it and let nsenter judge
+        }
+        return List.of("nsenter", "--user=" + userns, "--preserve-credentials", "--");
     }
 
     private static int foreground(Options o) {
@@ -175,7 +205,7 @@ public final class Main {
             System.err.println("penne: cannot run '" + cmd.get(0) + "': " + missing);
             return 127;
         }
-        ProcessBuilder pb = new ProcessBuilder(CommandNamespaces.wrap(cmd)).inheritIO();
+        ProcessBuilder pb = new ProcessBuilder(CommandNamespaces.wrap(cmd, o.hostname)).inheritIO();
         Process p;
         try {
             p = ((java.util.function.Function<ProcessBuilder, Process>) service).apply(pb);
@@ -234,32 +264,42 @@ public final class Main {
     }
 
     /**
-     * Runs this same command again inside a new user namespace in which the
-     * caller is root (util-linux {@code unshare --map-root-user}): a JVM
-     * cannot enter a user namespace itself once it runs threads, and without
-     * one an unprivileged process cannot create a network namespace. See
+     * Runs this same command again inside a user namespace, through
+     * {@code prefix} (a new one in which the caller is root, by util-linux
+     * {@code unshare --map-root-user}, or an existing one by {@code
+     * nsenter}): a JVM cannot enter a user namespace itself once it runs
+     * threads, and without being in the right one an unprivileged process
+     * can neither create nor enter a network namespace. See
      * docs/namespaces.md.
      */
-    private static int inNewUserNamespace(String[] args) {
-        List<String> cmd = new ArrayList<>(List.of("unshare", "--user", "--map-root-user", "--"));
-        cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(Main.class.getName());
-        cmd.add(IN_USERNS_FLAG);
-        cmd.addAll(List.of(args));
+    private static int inUserNamespace(List<String> prefix, String[] args) {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(thisJvm(IN_USERNS_FLAG, args));
         try {
             Process p = new ProcessBuilder(cmd).inheritIO().start();
             java.lang.Runtime.getRuntime().addShutdownHook(new Thread(p::destroy));
             return p.waitFor();
         } catch (IOException e) {
-            System.err.println("penne: cannot create a user namespace (unshare from util-linux): " + e.getMessage());
+            System.err.println("penne: cannot enter a user namespace (" + prefix.get(0) + " from util-linux): "
+                + e.getMessage());
             return 1;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return 1;
         }
+    }
+
+    /** The command line that starts this launcher again in a new JVM, with {@code flag} before {@code args}. */
+    private static List<String> thisJvm(String flag, String[] args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Main.class.getName());
+        cmd.add(flag);
+        cmd.addAll(List.of(args));
+        return cmd;
     }
 
     private static boolean isRoot() {
@@ -289,19 +329,19 @@ public final class Main {
         }
     }
 
-    /** Starts "penne -f ..." in a new session and waits for it to be ready. */
-    private static int background(String[] args) {
+    /**
+     * Starts "penne -f ..." in a new session (and in the user namespace that
+     * {@code join} enters, if any) and waits for it to be ready.
+     */
+    private static int background(List<String> join, String[] args) {
         List<String> cmd = new ArrayList<>();
         if (new File("/usr/bin/setsid").canExecute())
             cmd.add("/usr/bin/setsid");
-        cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(Main.class.getName());
-        cmd.add(DAEMON_CHILD_FLAG);
-        cmd.add("--foreground");
-        cmd.addAll(List.of(args));
+        cmd.addAll(join); // the daemon itself enters the user namespace: no third JVM for that
+        String[] all = new String[args.length + 1];
+        all[0] = "--foreground";
+        System.arraycopy(args, 0, all, 1, args.length);
+        cmd.addAll(thisJvm(DAEMON_CHILD_FLAG, all));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
             .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         try {

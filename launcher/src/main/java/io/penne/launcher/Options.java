@@ -83,17 +83,20 @@ final class Options {
         spec("outbound", 'o', true, true);
         spec("outbound-if4", (char) 0, true, true);
         spec("outbound-if6", (char) 0, true, true);
+        spec("hostname", 'H', true, true);
+        spec("fqdn", (char) 0, true, true);
+        spec("userns", (char) 0, true, true);
+        spec("netns-only", (char) 0, false, true);
+        spec("no-copy-routes", (char) 0, false, true);
+        spec("no-copy-addrs", (char) 0, false, true);
         for (String n : new String[] {"socket", "socket-path", "fd", "mac-addr",
-            "hostname", "userns",
-            "fqdn",
             "repair-path", "stats"})
             spec(n, shortOf(n), true, false);
         spec("no-tcp", (char) 0, false, true);
         spec("no-udp", (char) 0, false, true);
         spec("no-icmp", (char) 0, false, true);
         for (String n : new String[] {
-            "freebind", "one-off", "no-copy-routes",
-            "no-copy-addrs", "netns-only", "vhost-user", "print-capabilities", "migrate-exit",
+            "freebind", "one-off", "vhost-user", "print-capabilities", "migrate-exit",
             "migrate-no-linger", "chroot-fallback"})
             spec(n, shortOf(n), false, false);
     }
@@ -148,6 +151,14 @@ final class Options {
     /** --no-tcp, --no-udp: the protocol's frames are dropped and nothing is forwarded for it. */
     private boolean noTcp, noUdp;
     String netnsTarget;
+    /** --userns PATH, or the PID's user namespace: joined (before the JVM starts) to reach the network namespace. */
+    String usernsTarget;
+    /** --netns-only: no user namespace is joined or created. */
+    boolean netnsOnly;
+    /** -H: the command's hostname (and DHCP option 12); null: pasta's "pasta-" and the host's name. */
+    String hostname;
+    private boolean noCopyRoutes, noCopyAddrs;
+    private String pidTarget;
     boolean noNetnsQuit;
     final List<String> command = new ArrayList<>();
     private boolean dashDash;
@@ -364,6 +375,12 @@ final class Options {
             case "no-dhcp-dns": case "no-dhcp-search": // pasta's default already; passt's options
                 throw new UsageException("option '" + spelled + "' is for passt mode only");
             case "search": ns.put("dns.search", nonEmpty(value, spelled).trim()); break;
+            case "hostname": hostname = domainName(value, spelled); ns.put("hostname", hostname); break;
+            case "fqdn": ns.put("fqdn", domainName(value, spelled)); break;
+            case "userns": usernsTarget = nonEmpty(value, spelled); break;
+            case "netns-only": netnsOnly = true; break;
+            case "no-copy-routes": noCopyRoutes = true; ns.put("ns.copy_routes", "false"); break;
+            case "no-copy-addrs": noCopyAddrs = true; ns.put("ns.copy_addrs", "false"); break;
             default: throw new AssertionError(s.name);
         }
     }
@@ -561,11 +578,36 @@ final class Options {
         if (command.size() == 1 && command.get(0).matches("\\d+") && !dashDash) {
             if (netnsTarget != null)
                 throw new UsageException("both --netns and a PID given");
-            netnsTarget = "/proc/" + command.get(0) + "/ns/net";
+            pidTarget = command.get(0);
+            netnsTarget = "/proc/" + pidTarget + "/ns/net";
             command.clear();
         }
         if (netnsTarget != null && !command.isEmpty())
             throw new UsageException("both --netns and a command given");
+        // As pasta: a PID's user namespace is joined along with its network namespace, unless
+        // --netns-only; a path or name alone implies --netns-only, --userns names one explicitly.
+        if (netnsOnly && usernsTarget != null)
+            throw new UsageException("both --userns and --netns-only given");
+        if (usernsTarget != null && netnsTarget == null)
+            throw new UsageException("option '--userns' needs a PID or --netns");
+        if (pidTarget != null && !netnsOnly && usernsTarget == null)
+            usernsTarget = "/proc/" + pidTarget + "/ns/user";
+        // pasta (conf.c): the deprecated copy switches refine --config-net; penne configures a
+        // namespace it creates without being asked, so there they need nothing more.
+        if ((noCopyRoutes || noCopyAddrs) && netnsTarget != null && !"true".equals(ns.get("ns.configure")))
+            throw new UsageException("option '--no-copy-" + (noCopyRoutes ? "routes" : "addrs") + "' needs --config-net");
+    }
+
+    /**
+     * A -H or --fqdn name, as pasta takes it (up to 253 characters, PASST_MAXDNAME): printable
+     * ASCII only, since it ends up in a hostname and in DHCP options.
+     */
+    private static String domainName(String v, String spelled) throws UsageException {
+        nonEmpty(v, spelled);
+        if (v.length() > 253 || !v.chars().allMatch(ch -> ch > 0x20 && ch < 0x7f))
+            throw new UsageException("option '" + spelled + " " + v + "': invalid name (at most 253 printable"
+                + " characters, no spaces)");
+        return v;
     }
 
     static String usage() {
@@ -596,7 +638,12 @@ final class Options {
             "  -4, --ipv4-only        IPv4 only;   -6, --ipv6-only   IPv6 only",
             "      --ns-mac-addr MAC  tap MAC address",
             "      --config-net       configure an attached namespace too",
+            "      --no-copy-routes   only the default route (deprecated in pasta)",
+            "      --no-copy-addrs    only one address per IP version (deprecated in pasta)",
             "      --netns PATH|NAME  attach to this namespace (NAME: /run/netns/NAME)",
+            "      --userns PATH      user namespace to join for it (with a PID: the",
+            "                         PID's, unless --netns-only)",
+            "      --netns-only       join or create no user namespace",
             "      --no-netns-quit    keep running when the attached namespace goes away",
             "      --map-host-loopback ADDR|none  the guest address that means the host",
             "                         (default: the gateway)",
@@ -637,6 +684,9 @@ final class Options {
             "                         anyway once penne configured the namespace)",
             "      --dhcp-dns, --dhcp-search  advertise resolvers, search domains",
             "                         by DHCP, DHCPv6 and NDP (off by default, as pasta)",
+            "  -H, --hostname NAME    the command's hostname (default: pasta-HOST) and",
+            "                         DHCP option 12",
+            "      --fqdn NAME        client FQDN by DHCP (option 81) and DHCPv6 (39)",
             "      --runas UID|LOGIN  accepted for penne's own identity only",
             "  -p, --pcap FILE        capture the guest's frames to FILE (pcap format)",
             "  -c, --conf-path PATH   listen for penne-ctl on the UNIX socket PATH",

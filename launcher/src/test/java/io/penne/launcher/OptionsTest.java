@@ -2,6 +2,7 @@ package io.penne.launcher;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -183,5 +184,49 @@ class OptionsTest {
             assertTrue(e.getMessage().startsWith("option '--no-") && e.getMessage().contains("disabled"),
                 e.getMessage());
         }
+    }
+
+    @Test
+    void hostnameAndFqdnReachTheInstanceAndTheCommand() throws Exception {
+        Options o = Options.parse(new String[] {"-H", "box", "--fqdn", "box.example.org", "--", "true"});
+        assertEquals("box", o.hostname);
+        assertEquals("box", o.ns.get("hostname"));
+        assertEquals("box.example.org", o.ns.get("fqdn"));
+        Options none = Options.parse(new String[] {"--", "true"});
+        assertNull(none.hostname);
+        assertNull(none.ns.get("hostname"));
+        for (String[] bad : new String[][] {{"-H", "a b"}, {"--fqdn", "x".repeat(254)}, {"--hostname", "t\u00e9"},
+            {"-H", ""}}) {
+            UsageException e = assertThrows(UsageException.class, () -> Options.parse(bad));
+            assertTrue(e.getMessage().startsWith("option '" + bad[0]), e.getMessage());
+        }
+    }
+
+    @Test
+    void aPidsUserNamespaceIsJoinedUnlessNetnsOnly() throws Exception {
+        Options pid = Options.parse(new String[] {"-f", "1234"});
+        assertEquals("/proc/1234/ns/net", pid.netnsTarget);
+        assertEquals("/proc/1234/ns/user", pid.usernsTarget);
+        Options only = Options.parse(new String[] {"--netns-only", "1234"});
+        assertNull(only.usernsTarget);
+        assertTrue(only.netnsOnly);
+        // A path alone implies --netns-only; --userns names the user namespace explicitly.
+        assertNull(Options.parse(new String[] {"--netns", "/run/netns/x"}).usernsTarget);
+        assertEquals("/proc/9/ns/user",
+            Options.parse(new String[] {"--netns", "/run/netns/x", "--userns", "/proc/9/ns/user"}).usernsTarget);
+        assertThrows(UsageException.class, () -> Options.parse(new String[] {"--userns", "/proc/9/ns/user", "--", "sh"}));
+        assertThrows(UsageException.class, () -> Options.parse(new String[] {"--userns", "/u", "--netns-only", "12"}));
+    }
+
+    @Test
+    void copySwitchesNeedAConfiguredNamespace() throws Exception {
+        Options spawn = Options.parse(new String[] {"--no-copy-routes", "--no-copy-addrs", "--", "true"});
+        assertEquals("false", spawn.ns.get("ns.copy_routes"));
+        assertEquals("false", spawn.ns.get("ns.copy_addrs"));
+        Options attached = Options.parse(new String[] {"--config-net", "--no-copy-routes", "--netns", "/run/netns/x"});
+        assertEquals("false", attached.ns.get("ns.copy_routes"));
+        UsageException e = assertThrows(UsageException.class,
+            () -> Options.parse(new String[] {"--no-copy-addrs", "--netns", "/run/netns/x"}));
+        assertEquals("option '--no-copy-addrs' needs --config-net", e.getMessage());
     }
 }

@@ -71,6 +71,9 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
                 t4 = Template.of(host, AF_INET, c.hostIfname4(), c.address4(), c.prefix4(), c.gateway4());
             if (c.ipv6())
                 t6 = Template.of(host, AF_INET6, c.hostIfname6(), c.address6(), c.prefix6(), c.gateway6());
+            for (Template t : new Template[] {t4, t6})
+                if (t != null)
+                    t.narrow(c.copyAddrs(), c.copyRoutes());
             upstream = upstreamName(host, t4, t6);
         }
         String ifname = c.ifname() != null ? c.ifname() : upstream != null ? upstream : "tap0";
@@ -215,6 +218,20 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
         private Template(int family, int hostIfindex) {
             this.family = family;
             this.hostIfindex = hostIfindex;
+        }
+
+        /**
+         * pasta's --no-copy-addrs (the first address only) and --no-copy-routes
+         * (no routes copied: only the default one, via the gateway, is set up).
+         */
+        void narrow(boolean copyAddrs, boolean copyRoutes) {
+            if (!copyAddrs)
+                while (addresses.size() > 1) {
+                    addresses.remove(addresses.size() - 1);
+                    prefixes.remove(prefixes.size() - 1);
+                }
+            if (!copyRoutes)
+                routes.clear();
         }
 
         /** Null (with a warning) when the host has nothing to copy and nothing was given. */

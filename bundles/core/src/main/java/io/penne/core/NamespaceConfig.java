@@ -15,13 +15,16 @@ import java.util.Map;
  * are the template, instead of that of the default route; else {@code
  * outbound.if4}/{@code outbound.if6}, --outbound-if4/6, per IP version), {@code ns.tap}
  * ({@code false} with --splice-only: no tap device, loopback forwarding only),
+ * {@code ns.copy_addrs}/{@code ns.copy_routes} ({@code false} with pasta's
+ * --no-copy-addrs/--no-copy-routes: one address, only the default route),
  * {@code map.host_loopback4/6} (--map-host-loopback, --no-map-gw: an address
  * or {@code none}; read by the handlers, checked here). A bad value
  * is refused with a message naming the property.
  */
 record NamespaceConfig(String netns, String ifname, int mtu, boolean configure, boolean ipv4, boolean ipv6,
                        byte[] address4, int prefix4, byte[] gateway4, byte[] address6, int prefix6,
-                       byte[] gateway6, byte[] mac, String hostIfname4, String hostIfname6, boolean tap) {
+                       byte[] gateway6, byte[] mac, String hostIfname4, String hostIfname6, boolean tap,
+                       boolean copyAddrs, boolean copyRoutes) {
     static final int DEFAULT_MTU = 65520;
 
     /** Null when the configuration asks for no namespace (no {@code netns} property). */
@@ -67,7 +70,8 @@ record NamespaceConfig(String netns, String ifname, int mtu, boolean configure, 
         }
         return new NamespaceConfig(netns, ifname, mtu, bool(p, "ns.configure", isNew), ipv4, ipv6,
             a4, prefix4, addr(p, "gateway4", 4), a6, prefix6, addr(p, "gateway6", 16), mac,
-            hostIfname != null ? hostIfname : outIf4, hostIfname != null ? hostIfname : outIf6, bool(p, "ns.tap", true));
+            hostIfname != null ? hostIfname : outIf4, hostIfname != null ? hostIfname : outIf6, bool(p, "ns.tap", true),
+            bool(p, "ns.copy_addrs", true), bool(p, "ns.copy_routes", true));
     }
 
     private static String ifname(Map<String, Object> p, String key) {
