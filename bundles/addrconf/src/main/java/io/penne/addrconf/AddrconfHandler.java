@@ -16,6 +16,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.IntFunction;
 import java.util.function.Supplier;
 import org.osgi.service.component.annotations.Component;
@@ -53,11 +54,16 @@ import org.osgi.service.component.annotations.Component;
  * out); {@code our.address6.ll}, penne's link-local address towards the
  * guest, the source of NDP and DHCPv6 (passt's {@code our_tap_ll}); {@code
  * mtu} (default 65520, 0 = not advertised); the resolvers and search domains
- * of {@link GuestDns}. An invalid address counts {@code
- * addrconf.config.invalid} and is treated as absent. Switches, each pasta's
- * option of the same name: {@code ndp} = false (--no-ndp: no neighbour or
- * router advertisements), {@code ra} = false (--no-ra), {@code dhcp} =
- * false (--no-dhcp), {@code dhcpv6} = false (--no-dhcpv6). As in pasta,
+ * of {@link GuestDns}; {@code hostname} (pasta's -H: DHCP option 12) and
+ * {@code fqdn} (pasta's --fqdn: DHCP option 81, DHCPv6 option 39), empty
+ * meaning none, as in pasta. An invalid address counts {@code
+ * addrconf.config.invalid} and is treated as absent, and so does a name
+ * the options cannot carry ({@link Dhcp4Responder#hostName}, {@link
+ * DnsName#fqdn}): the servers then answer without it, counted once for
+ * both. Switches, each pasta's option of the same name: {@code ndp} =
+ * false (--no-ndp: no neighbour or router advertisements), {@code ra} =
+ * false (--no-ra), {@code dhcp} = false (--no-dhcp), {@code dhcpv6} =
+ * false (--no-dhcpv6). As in pasta,
  * router advertisements are also off once penne configured the namespace
  * itself ({@code ns.configured} = true): the guest already has its routes.
  * DHCP is off without an IPv4 gateway, DHCPv6 and advertisements without an
@@ -70,6 +76,8 @@ public final class AddrconfHandler implements ProtocolHandler {
     static final String OUR_ADDRESS6_LL = "our.address6.ll";
     /** "false" turns the NDP responder off (pasta's --no-ndp); ARP is always answered, as in pasta. */
     static final String NDP = "ndp";
+    /** The guest's host name and fully qualified name, handed out by DHCP and DHCPv6. */
+    static final String HOSTNAME = "hostname", FQDN = "fqdn";
     private static final int ICMPV6 = 58;
     /** Seconds from the Unix epoch to 2000-01-01T00:00:00Z, the epoch of DHCPv6's DUID-LLT time. */
     private static final long Y2K = 946_684_800L;
@@ -342,6 +350,8 @@ public final class AddrconfHandler implements ProtocolHandler {
             long gw4 = parse4(p.get("guest.gateway4"));
             int prefix4 = number(p.get("guest.prefix4"), 1, 32, 24, c, invalid);
             int mtu = number(p.get("mtu"), 0, 65520, 65520, c, invalid);
+            String hostname = name(p.get(HOSTNAME), Dhcp4Responder::hostName, c, invalid);
+            String fqdn = name(p.get(FQDN), DnsName::fqdn, c, invalid);
 
             boolean wantRa = ndpEnabled && !off(p, "ra") && !"true".equals(String.valueOf(p.get("ns.configured")));
             boolean wantDhcp = !off(p, "dhcp") && guest4 != ArpResponder.UNKNOWN && gw4 != ArpResponder.UNKNOWN
@@ -352,10 +362,11 @@ public final class AddrconfHandler implements ProtocolHandler {
             ra = wantRa && guest6Hi != 0 && (ourLlHi | ourLlLo) != 0 && mac != 0 ? build(c, invalid,
                 () -> new RouterAdvertiser(mac, ourLlHi, ourLlLo, guest6Hi, mtu, dns.v6(), dns.search())) : null;
             dhcp4 = wantDhcp ? build(c, invalid,
-                () -> new Dhcp4Responder((int) guest4, prefix4, (int) gw4, mtu, dns.v4(), dns.search())) : null;
+                () -> new Dhcp4Responder((int) guest4, prefix4, (int) gw4, mtu, dns.v4(), dns.search(), hostname,
+                    fqdn)) : null;
             int duidTime = (int) (System.currentTimeMillis() / 1000 - Y2K);
             dhcp6 = wantDhcp6 && mac != 0 ? build(c, invalid, () -> new Dhcp6Responder(mac, duidTime, guest6Hi,
-                guest6Lo, ourLlHi, ourLlLo, dns.v6(), dns.search())) : null;
+                guest6Lo, ourLlHi, ourLlLo, dns.v6(), dns.search(), fqdn)) : null;
         }
 
         /** A responder, or null (counted as invalid configuration) if the configuration cannot make one. */
@@ -378,6 +389,22 @@ public final class AddrconfHandler implements ProtocolHandler {
 
         private static boolean off(Map<String, Object> p, String key) {
             return "false".equals(String.valueOf(p.get(key)));
+        }
+
+        /**
+         * A configured name, or null if absent or empty (pasta's {@code -H ""}
+         * configures none) or if {@code encode} refuses it, counted then: the
+         * name is checked here, once, so that one bad name is one count and
+         * the servers are still built, without it.
+         */
+        private static String name(Object v, Function<String, byte[]> encode, Counters c, int invalid) {
+            String s = v == null ? "" : v.toString();
+            if (s.isEmpty())
+                return null;
+            if (encode.apply(s) != null)
+                return s;
+            c.inc(invalid);
+            return null;
         }
 
         private static int number(Object v, int min, int max, int dflt, Counters c, int invalid) {

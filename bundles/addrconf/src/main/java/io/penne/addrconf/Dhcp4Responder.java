@@ -35,7 +35,14 @@ import java.util.Map;
  *     servers (6), domain search (119, RFC 3397) and, when the gateway is
  *     outside the guest's subnet, a classless static route (121, RFC 3442):
  *     first a host route to the gateway on the link, then the default route
- *     through it, since a client that takes option 121 ignores option 3.</li>
+ *     through it, since a client that takes option 121 ignores option 3.
+ *     With pasta's {@code -H}, the host name (12), its characters as they
+ *     are; with {@code --fqdn}, the Client FQDN option (81, RFC 4702): flags
+ *     0x04 (E: the name in DNS wire format), both RCODEs 255 (what RFC 4702
+ *     has a server send in these deprecated fields), then the name. Both go
+ *     to every client, asked for or not, as passt sends them: they are how
+ *     the guest learns the name it is meant to have. A name too long for
+ *     option 81's 255 bytes (over 252 encoded) leaves the option out.</li>
  * <li>Order: option 53 first (some DOS-era clients look for it there) unless
  *     the client's option 55 lists it; then what option 55 asks for, in its
  *     order; then the rest in ascending code order; then the end option, and
@@ -55,7 +62,10 @@ import java.util.Map;
  * labels, so a pointer always lands on a label boundary (passt compares
  * strings and can point into a longer name that merely starts alike); and
  * search names that would take option 119 past 255 bytes are dropped, from
- * the first that does not fit on.
+ * the first that does not fit on. Host name and FQDN must be visible ASCII
+ * (see {@link DnsName#fqdn}; passt takes any bytes), and an FQDN with a
+ * trailing dot ends at the root label (passt encodes the dot as one more,
+ * empty, label: a second zero byte).
  *
  * <p>Like {@link ArpResponder}, {@link #reply} is allocation-free, never
  * throws on bad input, reads every input field it needs before the first
@@ -78,6 +88,14 @@ public final class Dhcp4Responder {
     static final int MAGIC = 0x63825363; // 99.130.83.99
     /** Most resolver addresses one option 6 can carry (a length byte of at most 255). */
     public static final int MAX_DNS = 63;
+    /** Longest host name: passt's (RFC 1035's 253 characters of a name written out). */
+    public static final int MAX_HOSTNAME = 253;
+    /** Option 81's fields before the name: flags, RCODE1, RCODE2. */
+    static final int FQDN_FIELDS = 3;
+    /** Flags of option 81: E, the name is in DNS wire format (RFC 4702 section 2.1). */
+    static final int FQDN_FLAG_E = 0x04;
+    /** Most options this server knows (1, 3, 6, 12, 26, 51, 53, 54, 80, 81, 119, 121). */
+    static final int MAX_OPTIONS = 12;
 
     static final int DISCOVER = 1;
     static final int OFFER = 2;
@@ -88,12 +106,14 @@ public final class Dhcp4Responder {
     static final int OPT_MASK = 1;
     static final int OPT_ROUTER = 3;
     static final int OPT_DNS = 6;
+    static final int OPT_HOSTNAME = 12;
     static final int OPT_MTU = 26;
     static final int OPT_LEASE = 51;
     static final int OPT_TYPE = 53;
     static final int OPT_SERVER = 54;
     static final int OPT_PARAMETERS = 55;
     static final int OPT_RAPID_COMMIT = 80;
+    static final int OPT_FQDN = 81;
     static final int OPT_SEARCH = 119;
     static final int OPT_ROUTES = 121;
     static final int OPT_END = 255;
@@ -122,8 +142,9 @@ public final class Dhcp4Responder {
     private final boolean configured;
     /**
      * The options this server can send, ascending by code, 53 and 80
-     * included (their values depend on the request). At most 10, so a list
-     * of indices into it fits in a long, four bits each.
+     * included (their values depend on the request). At most {@link
+     * #MAX_OPTIONS}, no more than 16, so a list of indices into it fits in a
+     * long, four bits each.
      */
     private final int[] codes;
     /** Index of each option code in {@link #codes}, or -1. */
@@ -144,11 +165,16 @@ public final class Dhcp4Responder {
      * @param dns          resolver addresses for option 6, in order (may be empty: option left out)
      * @param search       DNS search domains for option 119 (RFC 3397 encoding, compressed by whole labels;
      *                     may be empty); names beyond what 255 bytes hold are dropped
+     * @param hostname     the guest's host name for option 12 (pasta's -H), null = none: see {@link #hostName}
+     * @param fqdn         the guest's fully qualified name for option 81 (pasta's --fqdn), null = none: see
+     *                     {@link DnsName#fqdn}; left out if over 252 bytes encoded
      * @throws IllegalArgumentException if the prefix length is not 1..32, the MTU not 0..65535, a list is
      *                                  null, there are more than {@link #MAX_DNS} resolvers, a resolver is
-     *                                  0.0.0.0, or a search name is not a valid domain name
+     *                                  0.0.0.0, a search name is not a valid domain name, or the host name
+     *                                  or FQDN is refused
      */
-    public Dhcp4Responder(int guest, int prefixLength, int gateway, int mtu, int[] dns, List<String> search) {
+    public Dhcp4Responder(int guest, int prefixLength, int gateway, int mtu, int[] dns, List<String> search,
+                          String hostname, String fqdn) {
         if (prefixLength < 1 || prefixLength > 32)
             throw new IllegalArgumentException("prefix length " + prefixLength + " not in 1..32");
         if (mtu < 0 || mtu > 0xffff)
@@ -161,6 +187,13 @@ public final class Dhcp4Responder {
             if (a == 0)
                 throw new IllegalArgumentException("resolver 0.0.0.0");
         byte[] searchValue = searchList(search);
+        byte[] host = hostname == null ? null : hostName(hostname);
+        if (hostname != null && host == null)
+            throw new IllegalArgumentException("host name '" + hostname + "' is not 1.." + MAX_HOSTNAME
+                + " visible ASCII characters");
+        byte[] fqdnWire = fqdn == null ? null : DnsName.fqdn(fqdn);
+        if (fqdn != null && fqdnWire == null)
+            throw new IllegalArgumentException("FQDN '" + fqdn + "' is not a domain name of visible ASCII");
 
         this.guest = guest;
         this.gateway = gateway;
@@ -168,9 +201,9 @@ public final class Dhcp4Responder {
         int mask = -1 << (32 - prefixLength);
         boolean routes = (guest & mask) != (gateway & mask);
 
-        ByteBuffer b = ByteBuffer.allocate(OPTIONS_MAX * 2);
-        int[] c = new int[10];
-        int[] st = new int[10];
+        ByteBuffer b = ByteBuffer.allocate(MAX_OPTIONS * (2 + 255));
+        int[] c = new int[MAX_OPTIONS];
+        int[] st = new int[MAX_OPTIONS];
         int n = 0;
         Arrays.fill(index, (byte) -1);
         for (int code = 1; code < OPT_END; code++) {
@@ -191,6 +224,15 @@ public final class Dhcp4Responder {
                         for (int a : dns)
                             b.putInt(a);
                     }
+                }
+                case OPT_HOSTNAME -> {
+                    if (host != null)
+                        b.put((byte) code).put((byte) host.length).put(host);
+                }
+                case OPT_FQDN -> {
+                    if (fqdnWire != null && FQDN_FIELDS + fqdnWire.length <= 255)
+                        b.put((byte) code).put((byte) (FQDN_FIELDS + fqdnWire.length)).put((byte) FQDN_FLAG_E)
+                            .put((byte) 0xff).put((byte) 0xff).put(fqdnWire); // RCODE1, RCODE2
                 }
                 case OPT_SEARCH -> {
                     if (searchValue.length > 0)
@@ -384,6 +426,19 @@ public final class Dhcp4Responder {
     }
 
     /**
+     * The host name as option 12 carries it, or null if it is empty, longer
+     * than {@link #MAX_HOSTNAME} or not all visible ASCII: the client sets
+     * it as its own host name, often through a script (dhclient's {@code
+     * new_host_name}), where control bytes or spaces would do harm and
+     * non-ASCII text has no encoding the client could know.
+     */
+    static byte[] hostName(String name) {
+        if (name.isEmpty() || name.length() > MAX_HOSTNAME || !DnsName.visibleAscii(name))
+            return null;
+        return name.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
      * Encodes domain names for option 119 (RFC 3397): each name as RFC 1035
      * labels, a suffix that an earlier name already spelled out (whole labels,
      * compared exactly) replaced by a pointer to it, offsets counted from the
@@ -447,9 +502,8 @@ public final class Dhcp4Responder {
             if (l.isEmpty() || l.length() > 63)
                 throw new IllegalArgumentException("search domain '" + name + "': label of " + l.length()
                     + " characters");
-            for (int i = 0; i < l.length(); i++)
-                if (l.charAt(i) <= ' ' || l.charAt(i) > '~')
-                    throw new IllegalArgumentException("search domain '" + name + "': not printable ASCII");
+            if (!DnsName.visibleAscii(l))
+                throw new IllegalArgumentException("search domain '" + name + "': not printable ASCII");
             encoded += 1 + l.length();
         }
         if (encoded > 255)

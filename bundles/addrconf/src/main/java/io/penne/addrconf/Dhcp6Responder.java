@@ -13,8 +13,8 @@ import java.util.List;
  * to have, so there is no pool, no lease table and no state: every request
  * is answered from the request itself and from what the constructor
  * precomputed (the server identifier, the IA_NA carrying the address, and
- * the resolver and search-list options). The rules are passt's ({@code
- * dhcpv6.c}, {@code dhcpv6()}):
+ * the resolver, search-list and Client FQDN options). The rules are
+ * passt's ({@code dhcpv6.c}, {@code dhcpv6()}):
  * <ol>
  * <li>Requests must go to a multicast address (clients use ff02::1:2);
  *     anything else is dropped. The message holds at least the type and
@@ -44,8 +44,14 @@ import java.util.List;
  *     its initial value being 1), T1 = T2 = infinity, holding an IA Address
  *     with the guest's address and infinite lifetimes; the client
  *     identifier; the DNS Recursive Name Server option (23) and the Domain
- *     Search List option (24) when there is something to put in them. The
- *     IA_NA goes into the reply to INFORMATION-REQUEST too, as in passt:
+ *     Search List option (24) when there is something to put in them; with
+ *     pasta's {@code --fqdn}, the Client FQDN option (39, RFC 4704): a flags
+ *     byte, then the name in DNS wire format. The flags are 0, or O (0x02:
+ *     the server overrode the client's wish) when the client's own option
+ *     39, the first one, has S (0x01: "server, update the AAAA record") set,
+ *     since penne updates no DNS. It goes to every client, asked for or not,
+ *     as in passt: it is how the guest learns the name it is meant to have.
+ *     The IA_NA goes into the reply to INFORMATION-REQUEST too, as in passt:
  *     clients ignore it there.</li>
  * <li>The frame goes to the request's Ethernet and IPv6 sources, from
  *     penne's MAC and link-local address (passt's {@code our_tap_ll}), UDP
@@ -64,17 +70,26 @@ import java.util.List;
  * address, which cannot be answered. The IA Address search looks inside
  * each IA only (passt's also reaches options after the IA). The NotOnLink
  * answer to an offending IA_TA is a well-formed IA_TA (IAID, then the
- * status code), where passt copies 16 bytes as if it were an IA_NA.
- * Finally, no Client FQDN option (39) is sent: passt sends one only with
- * {@code --fqdn}, which penne does not have. Types that get no answer are
- * told apart before the options are read, so that a RELEASE is counted as
- * one whatever it carries (passt checks the options first; either way there
- * is no answer).
+ * status code), where passt copies 16 bytes as if it were an IA_NA. The
+ * client's option 39 is read where its S flag matters (a reply carrying
+ * ours), and one without its flags byte is refused there; passt sees the S
+ * flag only when at least 259 bytes (the size of its own option structure)
+ * follow the option's start in the datagram, so it misses most clients'.
+ * The FQDN must be visible ASCII (see {@link DnsName#fqdn}; passt takes
+ * any bytes), and a trailing dot ends the name at the root label (passt
+ * encodes the dot as one more, empty, label). Types that get no answer
+ * are told apart before the options are read, so that a RELEASE is counted
+ * as one whatever it carries (passt checks the options first; either way
+ * there is no answer).
  *
  * <p><b>Size.</b> The reply is kept within the IPv6 minimum MTU (1280), so
  * a frame is at most {@link #MAX_REPLY_LENGTH} bytes. The constructor sizes
- * the resolver and search-list options for the longest client identifier
- * (128 bytes): search domains that would not fit are left out.
+ * the resolver, search-list and Client FQDN options for the longest client
+ * identifier (128 bytes), in that order of precedence: search domains that
+ * would not fit are left out, and so is the FQDN if it does not fit after
+ * them. passt decides the FQDN per reply, for the client identifier at
+ * hand (and counts the 4-byte message header twice); penne's choice does
+ * not depend on the client.
  *
  * <p>Immutable and allocation-free per request: {@link #reply} reads and
  * writes with absolute accesses within the given bounds and reports bad
@@ -110,6 +125,9 @@ public final class Dhcp6Responder {
     static final int OPT_STATUS_CODE = 13;
     static final int OPT_DNS_SERVERS = 23;
     static final int OPT_DOMAIN_LIST = 24;
+    static final int OPT_CLIENT_FQDN = 39;
+    /** Client FQDN flags (RFC 4704 section 4.1): S from the client, O in the server's answer to it. */
+    static final int FQDN_S = 0x01, FQDN_O = 0x02;
 
     /** passt's limit on the client identifier (RFC 8415 section 11.1 caps a DUID at 128 bytes). */
     static final int MAX_CLIENT_ID = 128;
@@ -169,12 +187,14 @@ public final class Dhcp6Responder {
     public static final int BAD_IA_ADDRESS = -17;
     /** The output room is smaller than the reply. */
     public static final int NO_ROOM = -18;
+    /** A Client FQDN option without its flags byte, where the reply carries ours. */
+    public static final int BAD_CLIENT_FQDN = -19;
 
     private static final String[] REASONS = {
         null, "truncated", "guest-unknown", "not-multicast", "bad-source", "release", "decline",
         "unsupported-type", "bad-option", "bad-ia", "no-client-id", "bad-client-id", "bad-server-id",
         "unexpected-server-id", "no-server-id", "wrong-server-id", "ia-in-information-request", "bad-ia-address",
-        "no-room",
+        "no-room", "bad-client-fqdn",
     };
 
     private final long ourMac;
@@ -182,8 +202,10 @@ public final class Dhcp6Responder {
     private final long ourLlHi, ourLlLo;
     /** Server Identifier option (18 bytes), then the IA_NA option holding the IA Address (44 bytes, IAID 1). */
     private final byte[] head;
-    /** DNS Recursive Name Server and Domain Search List options, each only if not empty. */
+    /** DNS Recursive Name Server, Domain Search List and Client FQDN options, each only if there is one. */
     private final byte[] tail;
+    /** Where the flags byte of the Client FQDN option is in {@link #tail}, or -1 if there is no such option. */
+    private final int fqdnFlags;
 
     /**
      * Precomputes everything that does not depend on the request.
@@ -198,13 +220,15 @@ public final class Dhcp6Responder {
      * @param search   DNS search domains for option 24; a trailing dot is allowed; names that cannot be
      *                 encoded (root only, an empty label or one over 63 bytes, over 255 bytes encoded) or
      *                 that do not fit in the reply are left out; may be empty
+     * @param fqdn     the guest's fully qualified name for option 39 (pasta's --fqdn), null = none: see
+     *                 {@link DnsName#fqdn}; left out if it does not fit after the resolvers and search list
      * @throws IllegalArgumentException if the MAC has more than 48 bits, the guest's address is multicast,
      *                                  penne's address is not link-local, {@code dns} has an odd length, an
-     *                                  unspecified address or more servers than fit, or either list is or
-     *                                  holds {@code null}
+     *                                  unspecified address or more servers than fit, either list is or
+     *                                  holds {@code null}, or the FQDN is refused
      */
     public Dhcp6Responder(long ourMac, int duidTime, long guestHi, long guestLo, long ourLlHi, long ourLlLo,
-                          long[] dns, List<String> search) {
+                          long[] dns, List<String> search, String fqdn) {
         if ((ourMac >>> 48) != 0)
             throw new IllegalArgumentException("MAC longer than 48 bits: " + Long.toHexString(ourMac));
         if (isMulticast(guestHi))
@@ -216,6 +240,9 @@ public final class Dhcp6Responder {
             throw new IllegalArgumentException("null resolver or search list");
         if ((dns.length & 1) != 0)
             throw new IllegalArgumentException("resolver addresses come in {high, low} pairs: " + dns.length);
+        byte[] fqdnWire = fqdn == null ? null : DnsName.fqdn(fqdn);
+        if (fqdn != null && fqdnWire == null)
+            throw new IllegalArgumentException("FQDN '" + fqdn + "' is not a domain name of visible ASCII");
         this.ourMac = ourMac;
         this.guestHi = guestHi;
         this.guestLo = guestLo;
@@ -265,7 +292,19 @@ public final class Dhcp6Responder {
             t.write(names.size() >>> 8);
             t.write(names.size());
             t.writeBytes(names.toByteArray());
+            budget -= 4 + names.size();
         }
+        int flagsAt = -1;
+        if (fqdnWire != null && 4 + 1 + fqdnWire.length <= budget) {
+            t.write(OPT_CLIENT_FQDN >>> 8);
+            t.write(OPT_CLIENT_FQDN);
+            t.write((1 + fqdnWire.length) >>> 8); // 256 for the longest name
+            t.write(1 + fqdnWire.length);
+            flagsAt = t.size();
+            t.write(0); // O, when the client asks for S, is set per reply
+            t.writeBytes(fqdnWire);
+        }
+        fqdnFlags = flagsAt;
         tail = t.toByteArray();
     }
 
@@ -317,7 +356,7 @@ public final class Dhcp6Responder {
             return type == RELEASE ? RELEASE_IGNORED : type == DECLINE ? DECLINE_IGNORED : UNSUPPORTED_TYPE;
 
         // one walk over the options: the first client id, server id and IA_NA, and whether an IA_TA is there
-        int clientId = 0, serverId = 0, iaNa = 0;
+        int clientId = 0, serverId = 0, iaNa = 0, clientFqdn = 0;
         boolean iaTa = false;
         for (int p = msg + MESSAGE_HEADER; p < end; ) {
             if (p > end - 4)
@@ -341,6 +380,9 @@ public final class Dhcp6Responder {
                 if (len < IA_TA_FIELDS)
                     return BAD_IA;
                 iaTa = true;
+            } else if (code == OPT_CLIENT_FQDN) {
+                if (clientFqdn == 0)
+                    clientFqdn = p;
             }
             p += 4 + len;
         }
@@ -384,6 +426,12 @@ public final class Dhcp6Responder {
             offLink = offLinkIa(in, msg + MESSAGE_HEADER, end);
             if (offLink < 0)
                 return offLink;
+        }
+        boolean override = false; // the client asked us to update DNS, which penne never does
+        if (offLink == 0 && fqdnFlags >= 0 && clientFqdn != 0) {
+            if ((in.getShort(clientFqdn + 2) & 0xffff) < 1)
+                return BAD_CLIENT_FQDN;
+            override = (in.get(clientFqdn + 4) & FQDN_S) != 0;
         }
 
         int xid = in.getInt(msg) & 0xffffff;
@@ -431,6 +479,8 @@ public final class Dhcp6Responder {
             out.put(m + MESSAGE_HEADER, head);
             out.putInt(m + MESSAGE_HEADER + 4 + SERVER_ID_LENGTH + 4, iaid);
             out.put(m + clientIdAt + 4 + clientIdLen, tail);
+            if (override)
+                out.put(m + clientIdAt + 4 + clientIdLen + fqdnFlags, (byte) FQDN_O);
         }
 
         int udpLength = 8 + msgLen;

@@ -2,7 +2,11 @@ package io.penne.addrconf;
 
 import java.nio.charset.StandardCharsets;
 
-/** Domain names in DNS wire format (RFC 1035 section 3.1), for the search lists of DHCP, DHCPv6 and NDP. */
+/**
+ * Domain names in DNS wire format (RFC 1035 section 3.1), for the search
+ * lists of DHCP, DHCPv6 and NDP and the guest's own name in the Client FQDN
+ * options.
+ */
 final class DnsName {
     private DnsName() {
     }
@@ -36,5 +40,27 @@ final class DnsName {
         }
         wire[wire.length - 1] = 0;
         return wire;
+    }
+
+    /**
+     * The guest's fully qualified name ({@code --fqdn}) in wire format, or
+     * null where {@link #encode} refuses it or a character is not visible
+     * ASCII (0x21 to 0x7e). DNS itself would carry any byte, but the client
+     * takes this name as its own and may hand it to scripts and to the
+     * system's host name, where a control byte or a space can do harm, and
+     * non-ASCII text has no encoding the client could know. (RFC 1123's
+     * letters, digits and hyphens would be narrower still, but names with
+     * underscores are in use.)
+     */
+    static byte[] fqdn(String name) {
+        return visibleAscii(name) ? encode(name) : null;
+    }
+
+    /** Whether every character of {@code s} is visible ASCII, from '!' to '~'. */
+    static boolean visibleAscii(String s) {
+        for (int i = 0; i < s.length(); i++)
+            if (s.charAt(i) <= ' ' || s.charAt(i) > '~')
+                return false;
+        return true;
     }
 }

@@ -393,6 +393,89 @@ class AddrconfHandlerTest {
         assertEquals(1, bare.counters.get("addrconf.ra.ignored.disabled"));
     }
 
+    /** Value of DHCP option {@code code} in the reply {@code sent} by the device, or null. */
+    static String dhcp4Option(FakeDevice dev, int[] sent, int code) {
+        ByteBuffer copy = Frames.at(Frames.bytes(dev.buf, sent[0], sent[1]), 64, 2048);
+        return Dhcp4ResponderTest.option(copy, sent[1], code);
+    }
+
+    /** Value of DHCPv6 option {@code code} (top level) in the reply {@code sent} by the device, or null. */
+    static String dhcp6Option(FakeDevice dev, int[] sent, int code) {
+        for (int p = sent[0] + 62 + 4, end = sent[0] + sent[1]; p < end; ) {
+            int c = dev.buf.getShort(p) & 0xffff, len = dev.buf.getShort(p + 2) & 0xffff;
+            assertTrue(p + 4 + len <= end, "option " + c + " runs past the end");
+            if (c == code)
+                return Frames.hex(dev.buf, p + 4, len);
+            p += 4 + len;
+        }
+        return null;
+    }
+
+    @Test
+    void hostnameAndFqdnReachBothServers() {
+        AddrconfHandler h = new AddrconfHandler();
+        FakeInstance inst = selfConfiguring();
+        inst.properties.put("hostname", "guest");
+        inst.properties.put("fqdn", "guest.example.com");
+        h.attach(inst, false);
+        assertEquals(0, inst.counters.get("addrconf.config.invalid"));
+        h.packets(inst, new FakeBatch().dhcp4(dhcpDiscover()).dhcp6(dhcp6Solicit()));
+        FakeDevice dev = (FakeDevice) inst.device;
+        assertEquals(2, dev.sent.size());
+        assertEquals(Dhcp6ResponderTest.ascii("guest"), dhcp4Option(dev, dev.sent.get(0), 12));
+        assertEquals("04ffff" + Dhcp4ResponderTest.GUEST_WIRE, dhcp4Option(dev, dev.sent.get(0), 81));
+        assertEquals("00" + Dhcp6ResponderTest.GUEST_WIRE, dhcp6Option(dev, dev.sent.get(1), 39));
+
+        // an empty value is no name, as pasta's -H "": not counted
+        FakeInstance empty = selfConfiguring();
+        empty.properties.put("hostname", "");
+        empty.properties.put("fqdn", "");
+        h.attach(empty, false);
+        assertEquals(0, empty.counters.get("addrconf.config.invalid"));
+        h.packets(empty, new FakeBatch().dhcp4(dhcpDiscover()).dhcp6(dhcp6Solicit()));
+        dev = (FakeDevice) empty.device;
+        assertEquals(null, dhcp4Option(dev, dev.sent.get(0), 12));
+        assertEquals(null, dhcp4Option(dev, dev.sent.get(0), 81));
+        assertEquals(null, dhcp6Option(dev, dev.sent.get(1), 39));
+    }
+
+    @Test
+    void namesTheOptionsCannotCarryAreCountedAndLeftOut() {
+        String[][] bad = {
+            {"hostname", "h".repeat(254)}, // over passt's 253 characters
+            {"hostname", "gu est"}, // not visible ASCII: a space,
+            {"hostname", "guest\n"}, // a control byte,
+            {"hostname", "caf\u00e9"}, // beyond ASCII
+            {"fqdn", "g".repeat(64) + ".example.com"}, // a label over 63 bytes
+            {"fqdn", ("a".repeat(63) + ".").repeat(3) + "d".repeat(62)}, // 256 bytes encoded, over 255
+            {"fqdn", "guest..example.com"}, // an empty label
+            {"fqdn", "."}, // the root alone
+            {"fqdn", "guest\u0007.example.com"}, // not visible ASCII
+        };
+        for (String[] kv : bad) {
+            AddrconfHandler h = new AddrconfHandler();
+            FakeInstance inst = selfConfiguring();
+            // the other name is fine, and still goes out
+            inst.properties.put("hostname", "guest");
+            inst.properties.put("fqdn", "guest.example.com");
+            inst.properties.put(kv[0], kv[1]);
+            h.attach(inst, false);
+            String at = kv[0] + " " + kv[1];
+            assertEquals(1, inst.counters.get("addrconf.config.invalid"), at);
+            h.packets(inst, new FakeBatch().dhcp4(dhcpDiscover()).dhcp6(dhcp6Solicit()));
+            FakeDevice dev = (FakeDevice) inst.device;
+            assertEquals(2, dev.sent.size(), at + ": both servers still answer");
+            assertEquals(1, inst.counters.get("addrconf.dhcp.replied"), at);
+            assertEquals(1, inst.counters.get("addrconf.dhcpv6.replied"), at);
+            boolean host = kv[0].equals("hostname");
+            assertEquals(host ? null : Dhcp6ResponderTest.ascii("guest"), dhcp4Option(dev, dev.sent.get(0), 12), at);
+            assertEquals(host ? "04ffff" + Dhcp4ResponderTest.GUEST_WIRE : null,
+                dhcp4Option(dev, dev.sent.get(0), 81), at);
+            assertEquals(host ? "00" + Dhcp6ResponderTest.GUEST_WIRE : null,
+                dhcp6Option(dev, dev.sent.get(1), 39), at);
+        }
+    }
+
     @Test
     void badNumbersAreCountedAndDefaulted() {
         AddrconfHandler h = new AddrconfHandler();

@@ -29,7 +29,12 @@ class Dhcp4ResponderTest {
 
     /** 10.0.2.15/24, gateway 10.0.2.2, MTU 65520, resolver 10.0.2.3, search example.com lab.example.com. */
     static Dhcp4Responder standard() {
-        return new Dhcp4Responder(GUEST, 24, GW, 65520, new int[] {DNS}, List.of("example.com", "lab.example.com"));
+        return dhcp4(GUEST, 24, GW, 65520, new int[] {DNS}, List.of("example.com", "lab.example.com"));
+    }
+
+    /** A responder without host name and FQDN. */
+    static Dhcp4Responder dhcp4(int guest, int prefixLength, int gateway, int mtu, int[] dns, List<String> search) {
+        return new Dhcp4Responder(guest, prefixLength, gateway, mtu, dns, search, null, null);
     }
 
     /** BOOTP message: op, flags, ciaddr, giaddr as hex; hops, secs, sname and file non-zero, to see them cleared. */
@@ -287,7 +292,7 @@ class Dhcp4ResponderTest {
     @Test
     void gatewayOutsideTheSubnetGetsClasslessRoutes() {
         // guest 192.168.7.20/24, gateway 192.168.1.1: a host route to the gateway, then the default through it
-        Dhcp4Responder d = new Dhcp4Responder(0xc0a80714, 24, 0xc0a80101, 0, new int[0], List.of());
+        Dhcp4Responder d = dhcp4(0xc0a80714, 24, 0xc0a80101, 0, new int[0], List.of());
         ByteBuffer out = ByteBuffer.allocateDirect(1024);
         int r = run(d, request(discover(PRL + "ff")), out, 1500);
         assertEquals("350102" + "0104ffffff00" + "0304c0a80101"
@@ -300,23 +305,23 @@ class Dhcp4ResponderTest {
 
     @Test
     void hostRoutePrefixPutsEveryGatewayOutside() {
-        Dhcp4Responder d = new Dhcp4Responder(GUEST, 32, GW, 0, new int[0], List.of());
+        Dhcp4Responder d = dhcp4(GUEST, 32, GW, 0, new int[0], List.of());
         ByteBuffer out = ByteBuffer.allocateDirect(1024);
         int r = run(d, request(discover("ff")), out, 1500);
         assertEquals("ffffffff", option(out, r, 1));
         assertEquals("20" + "0a000202" + "00000000" + "00" + "0a000202", option(out, r, 121));
-        d = new Dhcp4Responder(GUEST, 1, 0x8a000001, 0, new int[0], List.of()); // 10/1 vs 138/1: outside
+        d = dhcp4(GUEST, 1, 0x8a000001, 0, new int[0], List.of()); // 10/1 vs 138/1: outside
         r = run(d, request(discover("ff")), out, 1500);
         assertEquals("80000000", option(out, r, 1));
         assertEquals("20" + "8a000001" + "00000000" + "00" + "8a000001", option(out, r, 121));
-        d = new Dhcp4Responder(GUEST, 1, 0x7a000001, 0, new int[0], List.of()); // 122.0.0.1 is inside 0/1
+        d = dhcp4(GUEST, 1, 0x7a000001, 0, new int[0], List.of()); // 122.0.0.1 is inside 0/1
         r = run(d, request(discover("ff")), out, 1500);
         assertEquals(null, option(out, r, 121));
     }
 
     @Test
     void optionalOptionsLeftOutWhenNotConfigured() {
-        Dhcp4Responder d = new Dhcp4Responder(GUEST, 16, GW, 0, new int[0], List.of());
+        Dhcp4Responder d = dhcp4(GUEST, 16, GW, 0, new int[0], List.of());
         ByteBuffer out = ByteBuffer.allocateDirect(1024);
         int r = run(d, request(discover(PRL + "ff")), out, 1500);
         assertEquals("350102" + "0104ffff0000" + "03040a000202" + "3304ffffffff" + "36040a000202" + "ff"
@@ -326,7 +331,7 @@ class Dhcp4ResponderTest {
 
     @Test
     void severalResolversInOrder() {
-        Dhcp4Responder d = new Dhcp4Responder(GUEST, 24, GW, 1500, new int[] {0x01010101, DNS, 0xfffffffe},
+        Dhcp4Responder d = dhcp4(GUEST, 24, GW, 1500, new int[] {0x01010101, DNS, 0xfffffffe},
             List.of());
         ByteBuffer out = ByteBuffer.allocateDirect(1024);
         int r = run(d, request(discover(PRL + "ff")), out, 1500);
@@ -367,7 +372,7 @@ class Dhcp4ResponderTest {
         byte[] v = Dhcp4Responder.searchList(names);
         assertEquals(3 * 67, v.length);
         assertEquals(names.subList(0, 3), decode(v));
-        Dhcp4Responder d = new Dhcp4Responder(GUEST, 24, GW, 0, new int[0], names);
+        Dhcp4Responder d = dhcp4(GUEST, 24, GW, 0, new int[0], names);
         ByteBuffer out = ByteBuffer.allocateDirect(1024);
         int r = run(d, request(discover("ff")), out, 1500);
         assertEquals(Frames.hex(ByteBuffer.wrap(v), 0, v.length), option(out, r, 119));
@@ -379,7 +384,7 @@ class Dhcp4ResponderTest {
         int[] dns = new int[63];
         for (int i = 0; i < dns.length; i++)
             dns[i] = 0x0a000100 + i;
-        Dhcp4Responder d = new Dhcp4Responder(GUEST, 24, GW, 65520, dns, List.of("a".repeat(50) + ".example"));
+        Dhcp4Responder d = dhcp4(GUEST, 24, GW, 65520, dns, List.of("a".repeat(50) + ".example"));
         ByteBuffer out = ByteBuffer.allocateDirect(1024);
         int r = run(d, request(discover("3702" + "06" + "77" + "ff")), out, 1500);
         assertEquals(null, option(out, r, 119));
@@ -403,7 +408,7 @@ class Dhcp4ResponderTest {
         for (int i = 0; i < dns.length; i++)
             dns[i] = 0x0a000100 + i;
         String name = "x".repeat(18) + ".com"; // 1 + 18 + 1 + 3 + 1 = 24 bytes
-        Dhcp4Responder d = new Dhcp4Responder(GUEST, 24, GW, 0, dns, List.of(name));
+        Dhcp4Responder d = dhcp4(GUEST, 24, GW, 0, dns, List.of(name));
         ByteBuffer out = ByteBuffer.allocateDirect(1024);
         int r = run(d, request(discover("ff")), out, Dhcp4Responder.MAX_REPLY_LENGTH);
         assertEquals(Dhcp4Responder.MAX_REPLY_LENGTH, r);
@@ -412,10 +417,136 @@ class Dhcp4ResponderTest {
             run(d, request(discover("ff")), ByteBuffer.allocateDirect(1024), Dhcp4Responder.MAX_REPLY_LENGTH - 1));
 
         // one more byte and the last option in order (119) no longer fits
-        d = new Dhcp4Responder(GUEST, 24, GW, 0, dns, List.of("x" + name));
+        d = dhcp4(GUEST, 24, GW, 0, dns, List.of("x" + name));
         r = run(d, request(discover("ff")), out, Dhcp4Responder.MAX_REPLY_LENGTH);
         assertEquals(null, option(out, r, 119));
         assertEquals(Dhcp4Responder.MAX_REPLY_LENGTH - 26, r);
+    }
+
+    // ---------------------------------------------------------------- host name and FQDN
+
+    /** "guest.example.com" in DNS wire format: 19 bytes. */
+    static final String GUEST_WIRE = "05" + "6775657374" + "07" + "6578616d706c65" + "03" + "636f6d" + "00";
+    /** A name of 250 characters, 252 bytes encoded: the longest option 81 holds (3 + 252 = 255). */
+    static final String FQDN_252 = ("a".repeat(63) + ".").repeat(3) + "d".repeat(58);
+
+    static Dhcp4Responder named(String hostname, String fqdn) {
+        return new Dhcp4Responder(GUEST, 24, GW, 65520, new int[] {DNS}, List.of("example.com", "lab.example.com"),
+            hostname, fqdn);
+    }
+
+    @Test
+    void hostNameAndFqdnGoInTheOfferByteExact() {
+        ByteBuffer out = ByteBuffer.allocateDirect(1024);
+        String m = discover("3204" + "0a00020f" + PRL + "ff");
+        int r = run(named("guest", "guest.example.com"), request(m), out, Dhcp4Responder.MAX_REPLY_LENGTH);
+        String options = ""
+            + "350102" + "0104ffffff00" + "03040a000202" + "06040a000203" + "7713" + SEARCH
+            + "0c05" + "6775657374" // 12 where dhclient lists it, after 119: "guest", no terminator
+            + "1a02fff0"
+            + "3304ffffffff" + "36040a000202" // the rest in code order, 81 (not in dhclient's list) after 54
+            + "5116" + "04" + "ff" + "ff" + GUEST_WIRE // flags E, RCODE1 and RCODE2 255, then the wire name
+            + "ff"; // 90 bytes: no padding
+        assertReply(out, r, expected("0a00020f", "0000", "00000000", "00000000", options));
+
+        // an ACK carries them as well, and a trailing dot changes nothing: the name ends at the root
+        m = bootp("01", "0000", "0a00020f", "00000000", "350103" + "ff");
+        r = run(named("guest", "guest.example.com."), request(m), out, Dhcp4Responder.MAX_REPLY_LENGTH);
+        assertEquals("05", option(out, r, 53));
+        assertEquals("6775657374", option(out, r, 12));
+        assertEquals("04ffff" + GUEST_WIRE, option(out, r, 81));
+    }
+
+    @Test
+    void hostNameAndFqdnEachOnlyWhenConfigured() {
+        ByteBuffer out = ByteBuffer.allocateDirect(1024);
+        byte[] f = request(discover("3702" + "0c" + "51" + "ff"));
+        int r = run(standard(), f, out, 1500);
+        assertEquals(null, option(out, r, 12));
+        assertEquals(null, option(out, r, 81));
+        r = run(named("guest", null), f, out, 1500);
+        assertEquals("6775657374", option(out, r, 12));
+        assertEquals(null, option(out, r, 81));
+        r = run(named(null, "guest.example.com"), f, out, 1500);
+        assertEquals(null, option(out, r, 12));
+        assertEquals("04ffff" + GUEST_WIRE, option(out, r, 81));
+        // the host name goes as it is: dots and all, a trailing one included, and any visible ASCII
+        r = run(named("Guest-1.lab.", null), f, out, 1500);
+        assertEquals(ascii("Guest-1.lab."), option(out, r, 12));
+        r = run(named("!~_", null), f, out, 1500);
+        assertEquals("217e5f", option(out, r, 12));
+    }
+
+    @Test
+    void longestNamesAndAnFqdnTooLongForOption81() {
+        ByteBuffer out = ByteBuffer.allocateDirect(1024);
+        byte[] f = request(discover("ff"));
+        // the longest host name, 253 characters as passt allows, fills option 12
+        Dhcp4Responder d = new Dhcp4Responder(GUEST, 24, GW, 0, new int[0], List.of(), "h".repeat(253), null);
+        int r = run(d, f, out, 1500);
+        assertEquals(ascii("h".repeat(253)), option(out, r, 12));
+        // 252 bytes encoded fill option 81 to its 255 bytes
+        d = new Dhcp4Responder(GUEST, 24, GW, 0, new int[0], List.of(), null, FQDN_252);
+        r = run(d, f, out, 1500);
+        assertEquals("04ffff" + Frames.hex(ByteBuffer.wrap(DnsName.encode(FQDN_252)), 0, 252), option(out, r, 81));
+        // 253 characters are a valid name (255 bytes encoded, as DHCPv6 sends it), but too long for option 81
+        String fqdn255 = ("a".repeat(63) + ".").repeat(3) + "d".repeat(61);
+        assertEquals(255, DnsName.encode(fqdn255).length);
+        d = new Dhcp4Responder(GUEST, 24, GW, 0, new int[0], List.of(), "guest", fqdn255);
+        r = run(d, f, out, 1500);
+        assertEquals(null, option(out, r, 81));
+        assertEquals("6775657374", option(out, r, 12), "the reply is otherwise whole");
+        assertEquals(342, r);
+    }
+
+    @Test
+    void hostNameOrFqdnThatDoesNotFitIsSkippedWhole() {
+        // 27 bytes of fixed options; option 12 of 255 bytes and 81 of 257: one fits in 307, not both
+        Dhcp4Responder d = new Dhcp4Responder(GUEST, 24, GW, 0, new int[0], List.of(), "h".repeat(253), FQDN_252);
+        ByteBuffer out = ByteBuffer.allocateDirect(1024);
+        // in code order, 12 first
+        int r = run(d, request(discover("ff")), out, Dhcp4Responder.MAX_REPLY_LENGTH);
+        assertEquals(ascii("h".repeat(253)), option(out, r, 12));
+        assertEquals(null, option(out, r, 81));
+        assertEquals(42 + 240 + 27 + 255 + 1, r);
+        assertWellFormed(out, 64, r, Dhcp4Responder.MAX_REPLY_LENGTH, 0);
+        // the client's list puts 81 first: then 12 is left out
+        r = run(d, request(discover("3701" + "51" + "ff")), out, Dhcp4Responder.MAX_REPLY_LENGTH);
+        assertEquals(null, option(out, r, 12));
+        assertEquals(255 * 2, option(out, r, 81).length());
+        assertEquals("51ff04ffff", Frames.hex(out, 64 + 42 + 240 + 3, 5), "right after option 53");
+        assertEquals(42 + 240 + 27 + 257 + 1, r);
+        assertWellFormed(out, 64, r, Dhcp4Responder.MAX_REPLY_LENGTH, 0);
+    }
+
+    @Test
+    void namesTheOptionsCannotCarryAreRefusedAtConstruction() {
+        String[] hostnames = {
+            "", // empty: the handler takes an empty property as none
+            "h".repeat(254), // over passt's 253
+            "gu est", // a space
+            "guest\n", // a control byte
+            "gu\u0007est",
+            "gu\u007fest", // DEL
+            "caf\u00e9", // not ASCII
+        };
+        for (String h : hostnames)
+            assertThrows(IllegalArgumentException.class,
+                () -> new Dhcp4Responder(GUEST, 24, GW, 0, new int[0], List.of(), h, null), h);
+        String[] fqdns = {
+            "", ".", // no label at all
+            "guest..example.com", ".guest.example.com", "guest.example.com..", // empty labels
+            "g".repeat(64) + ".example.com", // a label over 63
+            ("a".repeat(63) + ".").repeat(3) + "d".repeat(62), // 254 characters: 256 bytes encoded
+            "guest.exa mple.com", "guest\t.example.com", "caf\u00e9.example.com",
+        };
+        for (String n : fqdns)
+            assertThrows(IllegalArgumentException.class,
+                () -> new Dhcp4Responder(GUEST, 24, GW, 0, new int[0], List.of(), null, n), n);
+    }
+
+    static String ascii(String s) {
+        return Dhcp6ResponderTest.ascii(s);
     }
 
     @Test
@@ -578,9 +709,9 @@ class Dhcp4ResponderTest {
         ByteBuffer out = ByteBuffer.allocateDirect(1024);
         byte[] f = request(discover(PRL + "ff"));
         assertEquals(Dhcp4Responder.UNCONFIGURED,
-            run(new Dhcp4Responder(0, 24, GW, 1500, new int[] {DNS}, List.of()), f, out, 1500));
+            run(dhcp4(0, 24, GW, 1500, new int[] {DNS}, List.of()), f, out, 1500));
         assertEquals(Dhcp4Responder.UNCONFIGURED,
-            run(new Dhcp4Responder(GUEST, 24, 0, 1500, new int[] {DNS}, List.of()), f, out, 1500));
+            run(dhcp4(GUEST, 24, 0, 1500, new int[] {DNS}, List.of()), f, out, 1500));
         assertNothingWritten(out);
     }
 
@@ -599,26 +730,26 @@ class Dhcp4ResponderTest {
     void badConfigurationIsRefusedAtConstruction() {
         List<String> none = List.of();
         int[] noDns = new int[0];
-        assertThrows(IllegalArgumentException.class, () -> new Dhcp4Responder(GUEST, 0, GW, 0, noDns, none));
-        assertThrows(IllegalArgumentException.class, () -> new Dhcp4Responder(GUEST, 33, GW, 0, noDns, none));
-        assertThrows(IllegalArgumentException.class, () -> new Dhcp4Responder(GUEST, -1, GW, 0, noDns, none));
-        assertThrows(IllegalArgumentException.class, () -> new Dhcp4Responder(GUEST, 24, GW, -1, noDns, none));
-        assertThrows(IllegalArgumentException.class, () -> new Dhcp4Responder(GUEST, 24, GW, 65536, noDns, none));
-        assertThrows(IllegalArgumentException.class, () -> new Dhcp4Responder(GUEST, 24, GW, 0, null, none));
-        assertThrows(IllegalArgumentException.class, () -> new Dhcp4Responder(GUEST, 24, GW, 0, noDns, null));
-        assertThrows(IllegalArgumentException.class, () -> new Dhcp4Responder(GUEST, 24, GW, 0, new int[64], none));
-        assertThrows(IllegalArgumentException.class, () -> new Dhcp4Responder(GUEST, 24, GW, 0, new int[] {0}, none));
+        assertThrows(IllegalArgumentException.class, () -> dhcp4(GUEST, 0, GW, 0, noDns, none));
+        assertThrows(IllegalArgumentException.class, () -> dhcp4(GUEST, 33, GW, 0, noDns, none));
+        assertThrows(IllegalArgumentException.class, () -> dhcp4(GUEST, -1, GW, 0, noDns, none));
+        assertThrows(IllegalArgumentException.class, () -> dhcp4(GUEST, 24, GW, -1, noDns, none));
+        assertThrows(IllegalArgumentException.class, () -> dhcp4(GUEST, 24, GW, 65536, noDns, none));
+        assertThrows(IllegalArgumentException.class, () -> dhcp4(GUEST, 24, GW, 0, null, none));
+        assertThrows(IllegalArgumentException.class, () -> dhcp4(GUEST, 24, GW, 0, noDns, null));
+        assertThrows(IllegalArgumentException.class, () -> dhcp4(GUEST, 24, GW, 0, new int[64], none));
+        assertThrows(IllegalArgumentException.class, () -> dhcp4(GUEST, 24, GW, 0, new int[] {0}, none));
         List<String> nullName = new ArrayList<>();
         nullName.add(null);
         for (List<String> search : List.of(List.of(""), List.of("."), List.of("a..b"), List.of(".a"),
             List.of("a.b.."), List.of("a b"), List.of("caf\u00e9.fr"), List.of("a".repeat(64) + ".com"),
             List.of(("a".repeat(63) + ".").repeat(4)), nullName))
-            assertThrows(IllegalArgumentException.class, () -> new Dhcp4Responder(GUEST, 24, GW, 0, noDns, search),
+            assertThrows(IllegalArgumentException.class, () -> dhcp4(GUEST, 24, GW, 0, noDns, search),
                 String.valueOf(search));
         // the largest of each is fine
         int[] dns = new int[Dhcp4Responder.MAX_DNS];
         java.util.Arrays.fill(dns, DNS);
-        new Dhcp4Responder(GUEST, 32, GW, 65535, dns, List.of("a".repeat(63) + "." + "b".repeat(63) + "."
+        dhcp4(GUEST, 32, GW, 65535, dns, List.of("a".repeat(63) + "." + "b".repeat(63) + "."
             + "c".repeat(63) + "." + "d".repeat(61)));
     }
 
@@ -642,8 +773,8 @@ class Dhcp4ResponderTest {
     void fuzzedRequestsNeverThrowAndAnswerWellFormed() {
         SplittableRandom rnd = new SplittableRandom(0x5eed_d4c9);
         Dhcp4Responder[] responders = {standard(),
-            new Dhcp4Responder(0xc0a80714, 24, 0xc0a80101, 1500, new int[] {1, 2, 3}, List.of("a.b", "c.a.b")),
-            bigResponder()};
+            dhcp4(0xc0a80714, 24, 0xc0a80101, 1500, new int[] {1, 2, 3}, List.of("a.b", "c.a.b")),
+            bigResponder(), named("h".repeat(200), "guest.example.com")};
         byte[][] valid = {
             request(discover("3204" + "0a00020f" + "0c04" + "67756573" + PRL + "ff") + "00".repeat(30)),
             request(bootp("01", "8000", "0a00020f", "00000000", "350103" + PRL + "ff")),
@@ -718,7 +849,7 @@ class Dhcp4ResponderTest {
         int[] dns = new int[63];
         for (int i = 0; i < dns.length; i++)
             dns[i] = 0x0a000100 + i;
-        return new Dhcp4Responder(GUEST, 28, 0x0a0000fe, 9000, dns, List.of("a".repeat(40) + ".example.com",
+        return dhcp4(GUEST, 28, 0x0a0000fe, 9000, dns, List.of("a".repeat(40) + ".example.com",
             "b.example.com"));
     }
 

@@ -61,7 +61,11 @@ class Dhcp6ResponderTest {
     }
 
     static Dhcp6Responder responder(String guest, long[] dns, List<String> search) {
-        return new Dhcp6Responder(OUR_MAC, DUID_TIME, hi(guest), lo(guest), hi(OUR_LL), lo(OUR_LL), dns, search);
+        return responder(guest, dns, search, null);
+    }
+
+    static Dhcp6Responder responder(String guest, long[] dns, List<String> search, String fqdn) {
+        return new Dhcp6Responder(OUR_MAC, DUID_TIME, hi(guest), lo(guest), hi(OUR_LL), lo(OUR_LL), dns, search, fqdn);
     }
 
     static Dhcp6Responder responder() {
@@ -419,19 +423,145 @@ class Dhcp6ResponderTest {
         assertFrame(out, 64, n, CLIENT_LL);
     }
 
+    // ---- Client FQDN ----
+
+    /** "guest.example.com" in DNS wire format: 19 bytes. */
+    static final String GUEST_WIRE = "05" + ascii("guest") + "07" + ascii("example") + "03" + ascii("com") + "00";
+
+    /** The standard responder, with --fqdn guest.example.com. */
+    static Dhcp6Responder named() {
+        return responder(GUEST, new long[] {hi(DNS1), lo(DNS1), hi(DNS2), lo(DNS2)},
+            List.of("example.org", "corp.example.com."), "guest.example.com");
+    }
+
+    /** A client's Client FQDN option: flags, then "guest" as a partial name (no root label), as dhclient sends it. */
+    static String clientFqdn(String flags) {
+        return "0027" + "0007" + flags + "05" + ascii("guest");
+    }
+
+    @Test
+    void fqdnGoesLastInTheAdvertiseByteExact() {
+        byte[] f = dhcp(solicit());
+        ByteBuffer out = ByteBuffer.allocateDirect(2048);
+        int n = run(named(), f, out, Dhcp6Responder.MAX_REPLY_LENGTH);
+        assertEquals(217 + 24, n);
+        String msg = normalReply("025b0c1e", IAID)
+            + "0027" + "0014" // Client FQDN, 1 + 19 bytes
+            + "00" // flags: the client sent no option 39
+            + GUEST_WIRE;
+        byte[] udp = bytes(out, 64 + 54, n - 54);
+        String expected = ""
+            + "525400123456" + "9a559a559a55" + "86dd"
+            + "60000000" + "00bb" + "11" + "ff" + OUR_LL + CLIENT_LL
+            + "0223" + "0222" + "00bb" + String.format("%04x", udpChecksum(hex(OUR_LL), hex(CLIENT_LL), udp))
+            + msg;
+        assertEquals(expected, Frames.hex(out, 64, n));
+        assertEquals(0, out.get(64 + n));
+        assertTrue(udpChecksumVerifies(hex(OUR_LL), hex(CLIENT_LL), udp));
+        // a trailing dot changes nothing: the name ends at the root
+        Dhcp6Responder dot = responder(GUEST, new long[0], List.of(), "guest.example.com.");
+        assertTrue(message(dot, solicit()).endsWith(CLIENT_ID + "0027" + "0014" + "00" + GUEST_WIRE));
+    }
+
+    @Test
+    void clientAskingForServerUpdatesGetsOverride() {
+        String fqdn = "0027" + "0014" + "02" + GUEST_WIRE; // O: penne updates no DNS, whatever S asked
+        // S set, alone or with other bits: O
+        assertEquals(normalReply("02000001", IAID) + fqdn,
+            message(named(), "01000001" + CLIENT_ID + clientFqdn("01") + IA_NA_EMPTY));
+        assertEquals(normalReply("07000002", IAID) + fqdn,
+            message(named(), "03000002" + CLIENT_ID + SERVER_ID + clientFqdn("03") + IA_NA_EMPTY));
+        // S clear (N, "no server updates", alone or nothing): 0
+        String none = "0027" + "0014" + "00" + GUEST_WIRE;
+        assertEquals(normalReply("07000003", "00000001") + none,
+            message(named(), "0b000003" + CLIENT_ID + clientFqdn("04")));
+        assertEquals(normalReply("07000004", IAID) + none,
+            message(named(), "05000004" + CLIENT_ID + SERVER_ID + IA_NA_EMPTY + clientFqdn("00")));
+        // the first option 39 counts; a flags byte alone, without a name, is enough
+        assertEquals(normalReply("02000005", IAID) + fqdn,
+            message(named(), "01000005" + CLIENT_ID + "0027" + "0001" + "01" + clientFqdn("00") + IA_NA_EMPTY));
+        assertEquals(normalReply("02000006", IAID) + none,
+            message(named(), "01000006" + CLIENT_ID + clientFqdn("00") + clientFqdn("01") + IA_NA_EMPTY));
+    }
+
+    @Test
+    void noFqdnOptionUnlessConfiguredOrInNotOnLink() {
+        // not configured: nothing, whatever the client sends, and its option 39 is not looked at
+        assertEquals(normalReply("02000001", IAID),
+            message(responder(), "01000001" + CLIENT_ID + clientFqdn("01") + IA_NA_EMPTY));
+        assertEquals(normalReply("02000002", IAID),
+            message(responder(), "01000002" + CLIENT_ID + "0027" + "0000" + IA_NA_EMPTY));
+        // the NotOnLink answer carries no configuration, so no FQDN either, and reads no option 39
+        String confirm = "04c0ffee" + CLIENT_ID + "0027" + "0000"
+            + ia(IAID, "00000000", "00000000", iaAddress(OTHER));
+        assertEquals("07c0ffee" + SERVER_ID + "0003" + "0032" + IAID + "00000000" + "00000000" + NOT_ON_LINK
+            + CLIENT_ID, message(named(), confirm));
+    }
+
+    @Test
+    void clientFqdnWithoutFlagsIsRefusedWhereItMatters() {
+        ByteBuffer out = ByteBuffer.allocateDirect(2048);
+        assertEquals(Dhcp6Responder.BAD_CLIENT_FQDN,
+            run(named(), dhcp("01000001" + CLIENT_ID + "0027" + "0000" + IA_NA_EMPTY), out,
+                Dhcp6Responder.MAX_REPLY_LENGTH));
+        assertNothingWritten(out);
+        assertEquals("bad-client-fqdn", Dhcp6Responder.reason(Dhcp6Responder.BAD_CLIENT_FQDN));
+    }
+
+    @Test
+    void fqdnThatDoesNotFitAfterTheSearchListIsLeftOut() {
+        // 13 names of 76 bytes: 4 + 988 of the 1034 bytes left beside a 128-byte client id, 42 left
+        List<String> search = new ArrayList<>();
+        for (int i = 0; i < 13; i++)
+            search.add(String.format("%02d", i) + "x".repeat(60) + ".example.com");
+        String fits = "f".repeat(35); // 37 bytes encoded: 4 + 1 + 37 = 42
+        String clientId = "0001" + "0080" + "00".repeat(128);
+        Dhcp6Responder r = responder(GUEST, new long[0], search, fits);
+        ByteBuffer out = ByteBuffer.allocateDirect(2048);
+        int n = run(r, dhcp("01000001" + clientId + clientFqdn("01")), out, Dhcp6Responder.MAX_REPLY_LENGTH);
+        assertEquals(Dhcp6Responder.MAX_REPLY_LENGTH, n, "exactly the IPv6 minimum MTU");
+        assertEquals("0027" + "0026" + "02" + "23" + ascii(fits) + "00", Frames.hex(out, 64 + n - 42, 42));
+        assertFrame(out, 64, n, CLIENT_LL);
+
+        // a byte more and it is left out whole, for every client; the reply is the same without it
+        r = responder(GUEST, new long[0], search, fits + "f");
+        n = run(r, dhcp("01000001" + clientId + clientFqdn("01")), out, Dhcp6Responder.MAX_REPLY_LENGTH);
+        assertEquals(Dhcp6Responder.MAX_REPLY_LENGTH - 42, n);
+        assertFrame(out, 64, n, CLIENT_LL);
+        assertEquals(message(responder(GUEST, new long[0], search), "01000002" + CLIENT_ID),
+            message(r, "01000002" + CLIENT_ID), "not even with a short client id");
+        // the longest name fits whenever the search list leaves room for it
+        String longest = ("a".repeat(63) + ".").repeat(3) + "d".repeat(61);
+        String msg = message(responder(GUEST, new long[0], List.of(), longest), "01000003" + CLIENT_ID);
+        assertTrue(msg.endsWith("0027" + "0100" + "00" + Frames.hex(ByteBuffer.wrap(DnsName.encode(longest)), 0, 255)));
+    }
+
+    @Test
+    void fqdnsTheOptionCannotCarryAreRefusedAtConstruction() {
+        String[] fqdns = {
+            "", ".", // no label at all
+            "guest..example.com", ".guest.example.com", "guest.example.com..", // empty labels
+            "g".repeat(64) + ".example.com", // a label over 63
+            ("a".repeat(63) + ".").repeat(3) + "d".repeat(62), // 254 characters: 256 bytes encoded
+            "guest.exa mple.com", "guest\t.example.com", "gu\u007fest.example.com", "caf\u00e9.example.com",
+        };
+        for (String n : fqdns)
+            assertThrows(IllegalArgumentException.class, () -> responder(GUEST, new long[0], List.of(), n), n);
+    }
+
     @Test
     void constructorRejectsBadArguments() {
         long[] none = new long[0];
         assertThrows(IllegalArgumentException.class, () -> new Dhcp6Responder(OUR_MAC, 0, hi(GUEST), lo(GUEST),
-            hi(GUEST), lo(GUEST), none, List.of())); // source not link-local
+            hi(GUEST), lo(GUEST), none, List.of(), null)); // source not link-local
         assertThrows(IllegalArgumentException.class, () -> new Dhcp6Responder(OUR_MAC, 0, hi(GUEST), lo(GUEST),
-            0xfec0_0000_0000_0000L, 1, none, List.of())); // site-local fec0::/10 is not fe80::/10
+            0xfec0_0000_0000_0000L, 1, none, List.of(), null)); // site-local fec0::/10 is not fe80::/10
         assertThrows(IllegalArgumentException.class, () -> new Dhcp6Responder(OUR_MAC, 0, hi(GUEST), lo(GUEST),
-            0, 0, none, List.of()));
+            0, 0, none, List.of(), null));
         assertThrows(IllegalArgumentException.class, () -> new Dhcp6Responder(1L << 48, 0, hi(GUEST), lo(GUEST),
-            hi(OUR_LL), lo(OUR_LL), none, List.of()));
+            hi(OUR_LL), lo(OUR_LL), none, List.of(), null));
         assertThrows(IllegalArgumentException.class, () -> new Dhcp6Responder(OUR_MAC, 0, hi(ALL_DHCP),
-            lo(ALL_DHCP), hi(OUR_LL), lo(OUR_LL), none, List.of()));
+            lo(ALL_DHCP), hi(OUR_LL), lo(OUR_LL), none, List.of(), null));
         assertThrows(IllegalArgumentException.class, () -> responder(GUEST, new long[] {hi(DNS1)}, List.of()));
         assertThrows(IllegalArgumentException.class, () -> responder(GUEST, new long[] {0, 0}, List.of()));
         assertThrows(IllegalArgumentException.class, () -> responder(GUEST, null, List.of()));
@@ -442,7 +572,7 @@ class Dhcp6ResponderTest {
         assertThrows(IllegalArgumentException.class, () -> responder(GUEST, many, List.of()));
         // 64 resolvers just fit (4 + 64 * 16 = 1028 of 1034 bytes), and fe80::/10 is more than fe80::/16
         responder(GUEST, Arrays.copyOf(many, 128), List.of());
-        new Dhcp6Responder(OUR_MAC, 0, hi(GUEST), lo(GUEST), 0xfebf_0000_0000_0000L, 1, none, List.of());
+        new Dhcp6Responder(OUR_MAC, 0, hi(GUEST), lo(GUEST), 0xfebf_0000_0000_0000L, 1, none, List.of(), null);
     }
 
     @Test
@@ -631,11 +761,12 @@ class Dhcp6ResponderTest {
             "04000103" + CLIENT_ID + ia(IAID, "00000000", "00000000", iaAddress(OTHER)) + iaTa("00000001", ""),
             "05000104" + SERVER_ID + CLIENT_ID + iaTa("00000002", iaAddress(GUEST)),
             "0b000105" + CLIENT_ID + ORO + ELAPSED,
+            "01000106" + CLIENT_ID + clientFqdn("01") + IA_NA_EMPTY,
         };
         byte[][] frames = new byte[templates.length][];
         for (int i = 0; i < templates.length; i++)
             frames[i] = dhcp(templates[i]);
-        Dhcp6Responder r = responder();
+        Dhcp6Responder[] responders = {responder(), named()};
         ByteBuffer in = ByteBuffer.allocateDirect(1024);
         ByteBuffer out = ByteBuffer.allocateDirect(1024);
         int answered = 0;
@@ -665,7 +796,7 @@ class Dhcp6ResponderTest {
             Frames.fill(out, SENTINEL);
             int n;
             try {
-                n = r.reply(in, frameOff, ip6Off, udpOff, udpLen, out, outOff, room);
+                n = responders[round & 1].reply(in, frameOff, ip6Off, udpOff, udpLen, out, outOff, room);
             } catch (RuntimeException e) {
                 throw new AssertionError("round " + round, e);
             }
@@ -735,6 +866,15 @@ class Dhcp6ResponderTest {
         long[] m = AllocationTest.measure(() -> run(r, solicitIn, confirmIn, requestIn, lengths, out, n));
         assertEquals((long) n * (217 + 156 + 217), m[0]);
         assertTrue(m[1] < AllocationTest.LIMIT, m[1] + " bytes allocated for " + 3 * n + " DHCPv6 replies");
+
+        // with --fqdn, where the client's S flag is read per request
+        byte[] asking = dhcp("01000001" + CLIENT_ID + clientFqdn("01") + IA_NA_EMPTY);
+        ByteBuffer askingIn = at(asking, 0, 512);
+        int[] named = {asking.length - 54, confirm.length - 54, request.length - 54};
+        Dhcp6Responder withName = named();
+        m = AllocationTest.measure(() -> run(withName, askingIn, confirmIn, requestIn, named, out, n));
+        assertEquals((long) n * (241 + 156 + 241), m[0]);
+        assertTrue(m[1] < AllocationTest.LIMIT, m[1] + " bytes allocated for " + 3 * n + " DHCPv6 replies with FQDN");
     }
 
     private static long run(Dhcp6Responder r, ByteBuffer solicit, ByteBuffer confirm, ByteBuffer request,
