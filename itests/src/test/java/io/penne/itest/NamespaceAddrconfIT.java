@@ -191,10 +191,10 @@ class NamespaceAddrconfIT {
     }
 
     @Test
-    void resolversAndSearchDomainsOnlyWithDhcpDnsAndDhcpSearch() throws Exception {
+    void resolversSearchDomainsAndHostnameOnlyWhenAsked() throws Exception {
         Upstream u4 = Upstream.of(4), u6 = Upstream.of(6);
         startPenne("--dhcp-dns", "--dhcp-search", "-D", "192.0.2.53", "-D", "2001:db8::53", "-S",
-            "example.com lab.example.com");
+            "example.com lab.example.com", "-H", "guestbox", "--fqdn", "guestbox.example.com");
         String dev = u4.dev();
         ns("ip", "link", "set", "dev", dev, "up");
         // A dhclient script that only records what the server sent, so nothing is configured or written.
@@ -210,6 +210,7 @@ class NamespaceAddrconfIT {
         assertTrue(env4.contains("new_domain_name_servers=192.0.2.53\n"), env4);
         assertTrue(env4.contains("new_domain_search=example.com. lab.example.com.\n"), env4);
         assertTrue(env4.contains("new_interface_mtu=65520\n"), env4);
+        assertTrue(env4.contains("new_host_name=guestbox\n"), "-H as option 12: " + env4);
 
         awaitLinkLocalReady(dev);
         nsBackground("dhclient6.log", "dhclient", "-d", "-6", "-sf", script.toString(), "-lf",
