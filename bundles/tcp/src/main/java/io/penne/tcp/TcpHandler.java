@@ -127,8 +127,6 @@ public final class TcpHandler implements ProtocolHandler {
     static final String EVENT_TIMER = "tcp.timer";
     /** Listening sockets of forwarded ports; the reference's payload is the guest port to forward to. */
     static final String EVENT_LISTEN = "tcp.listen";
-    /** Connections accepted per listening socket event, at most. */
-    static final int ACCEPT_BATCH = 64;
     private static final System.Logger LOG = System.getLogger(TcpHandler.class.getName());
     /** Delay of a window re-check for flows whose advertised window is limited by the socket buffer. */
     static final long WND_WATCH_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
@@ -303,21 +301,24 @@ public final class TcpHandler implements ProtocolHandler {
         return s;
     }
 
-    /** Connections pending on a listening socket: accept them, each one a SYN to the guest. */
+    /**
+     * A connection pending on a listening socket: a SYN to the guest, or a
+     * spliced flow. One per event, as pasta: the listening socket is
+     * level-triggered, so further pending connections raise the event
+     * again, and the usual case, one connection at a time, saves the
+     * accept() that would only say EAGAIN (a system call per connection).
+     */
     private void accept(Ctx c, Instance inst, long ref) {
-        int lfd = EpollRef.fd(ref);
-        int target = EpollRef.payload(ref);
-        for (int k = 0; k < ACCEPT_BATCH; k++) {
-            int s = Sockets.accept(lfd, c.addr);
-            if (s == -Errno.EAGAIN || s == -Errno.EWOULDBLOCK)
-                return;
-            if (s < 0) {
-                c.inc(c.cSockErrors);
-                return;
-            }
-            if (!spliceFromSock(c, inst, s, target))
-                connFromSock(c, inst, s, target);
+        int s = Sockets.accept(EpollRef.fd(ref), c.addr);
+        if (s == -Errno.EAGAIN || s == -Errno.EWOULDBLOCK)
+            return;
+        if (s < 0) {
+            c.inc(c.cSockErrors);
+            return;
         }
+        int target = EpollRef.payload(ref);
+        if (!spliceFromSock(c, inst, s, target))
+            connFromSock(c, inst, s, target);
     }
 
     /** Closes an accepted socket with a RST to the client. */
