@@ -88,7 +88,9 @@ record GuestDns(int[] v4, long[] v6, List<String> search) {
                 search.clear();
                 break;
             }
-            if (DnsName.encode(d) != null && search.size() < MAX_SEARCH) // names DNS cannot carry are left out
+            // Names DNS cannot carry are left out, and so are non-ASCII ones: DHCP would refuse the whole
+            // list (and with it the server) for one of them.
+            if (DnsName.encode(d) != null && DnsName.visibleAscii(d) && search.size() < MAX_SEARCH)
                 search.add(d);
         }
         if ("false".equals(String.valueOf(p.get("dhcp.search"))))

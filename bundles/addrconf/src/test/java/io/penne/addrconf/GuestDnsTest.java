@@ -90,4 +90,14 @@ class GuestDnsTest {
         GuestDns noGw = GuestDns.of(props("map.host_loopback4", "none"), f);
         assertArrayEquals(new int[] {v4("10.0.0.1"), v4("10.0.0.2"), v4("10.0.0.3")}, noGw.v4());
     }
+
+    /** One non-ASCII search domain in resolv.conf must not cost the guest its DHCP server: it is left out. */
+    @Test
+    void searchDomainsDnsOrDhcpCannotCarryAreLeftOut() throws Exception {
+        Path f = resolvConf("nameserver 10.0.0.1\nsearch example.com b\u00fccher.example " + "x".repeat(64)
+            + ".example lab.example.com\n");
+        GuestDns d = GuestDns.of(props(), f);
+        assertEquals(List.of("example.com", "lab.example.com"), d.search());
+        new Dhcp4Responder(v4("192.0.2.10"), 24, v4("192.0.2.1"), 1500, d.v4(), d.search(), null, null); // no throw
+    }
 }
