@@ -272,6 +272,19 @@ class LauncherIT {
         assertTrue(r.out().contains("lladdr 9a:55:9a:55:9a:55"), r.toString());
     }
 
+    /** pasta's -M: penne answers the guest's ARP and sends its frames from that MAC. */
+    @Test
+    void macAddrIsPennesOwnTowardsTheGuest() throws Exception {
+        Result r = Dist.run(60, Dist.penne("-M", "02:11:22:33:44:55", "--", "sh", "-c",
+            "gw=$(ip route show default | awk '{print $3}'); [ -n \"$gw\" ] || exit 99;"
+                + " timeout 1 bash -c \"exec 3<>/dev/tcp/$gw/9\" 2>/dev/null; ip neigh show $gw"));
+        assumeTrue(r.status() != 99, "no IPv4 default route on this host");
+        assertTrue(r.out().contains("lladdr 02:11:22:33:44:55"), r.toString());
+        r = Dist.run(60, Dist.penne("-M", "01:00:5e:00:00:01", "--", "true"));
+        assertEquals(1, r.status(), r.toString());
+        assertTrue(r.err().contains("'mac'") && r.err().contains("unicast"), r.toString());
+    }
+
     @Test
     void attachedToANamespaceGoesToBackgroundWhenReadyAndQuitsWhenItIsGone() throws Exception {
         assumeTrue(isRoot(), "creates a named namespace with ip netns");

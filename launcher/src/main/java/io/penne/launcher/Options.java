@@ -89,7 +89,8 @@ final class Options {
         spec("netns-only", (char) 0, false, true);
         spec("no-copy-routes", (char) 0, false, true);
         spec("no-copy-addrs", (char) 0, false, true);
-        for (String n : new String[] {"socket", "socket-path", "fd", "mac-addr",
+        spec("mac-addr", 'M', true, true);
+        for (String n : new String[] {"socket", "socket-path", "fd",
             "repair-path", "stats"})
             spec(n, shortOf(n), true, false);
         spec("no-tcp", (char) 0, false, true);
@@ -303,6 +304,7 @@ final class Options {
             case "gateway": ns.put(isV6(value) ? "gateway6" : "gateway4", literal(value, spelled)); break;
             case "netns": netnsTarget = netnsPath(nonEmpty(value, spelled)); break;
             case "ns-mac-addr": ns.put("ns.mac", nonEmpty(value, spelled)); break;
+            case "mac-addr": ns.put("mac", nonEmpty(value, spelled)); break;
             case "config-net": ns.put("ns.configure", "true"); break;
             case "no-netns-quit": noNetnsQuit = true; break;
             case "map-host-loopback":
@@ -637,6 +639,8 @@ final class Options {
             "  -g, --gateway ADDR     guest default gateway (default: the host's)",
             "  -4, --ipv4-only        IPv4 only;   -6, --ipv6-only   IPv6 only",
             "      --ns-mac-addr MAC  tap MAC address",
+            "  -M, --mac-addr MAC     penne's own MAC towards the guest (default",
+            "                         9a:55:9a:55:9a:55)",
             "      --config-net       configure an attached namespace too",
             "      --no-copy-routes   only the default route (deprecated in pasta)",
             "      --no-copy-addrs    only one address per IP version (deprecated in pasta)",

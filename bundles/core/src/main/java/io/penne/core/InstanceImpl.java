@@ -318,6 +318,9 @@ final class InstanceImpl implements Instance, EventLoopImpl.Sink, FlowTable.Defe
             ingress.capture(pcap);
             egress = new TapEgress(fd, mtu, hdrLen, counters);
             egress.pcap = pcap;
+            Object ours = properties.get("mac"); // checked by NamespaceConfig
+            if (ours != null)
+                egress.ourMac(Long.parseLong(ours.toString().replace(":", ""), 16));
             Object mac = properties.get("guest.mac");
             if (mac != null)
                 egress.learnGuestMac(Long.parseLong(mac.toString().replace(":", ""), 16));

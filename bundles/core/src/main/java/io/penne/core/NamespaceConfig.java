@@ -10,7 +10,8 @@ import java.util.Map;
  * {@code mtu} (-m), {@code ns.configure} (--config-net; default true for a
  * new namespace), {@code ipv4}/{@code ipv6} (-4/-6 turn the other off),
  * {@code address4}/{@code prefix4}/{@code gateway4}, {@code address6}/
- * {@code gateway6} (-a, -n, -g), {@code ns.mac} (--ns-mac-addr),
+ * {@code gateway6} (-a, -n, -g), {@code ns.mac} (--ns-mac-addr), {@code mac}
+ * (-M: penne's own MAC towards the guest, default 9a:55:9a:55:9a:55),
  * {@code host.ifname} (-i: the host interface whose addresses and routes
  * are the template, instead of that of the default route; else {@code
  * outbound.if4}/{@code outbound.if6}, --outbound-if4/6, per IP version), {@code ns.tap}
@@ -51,17 +52,8 @@ record NamespaceConfig(String netns, String ifname, int mtu, boolean configure, 
         int prefix6 = integer(p, "prefix6", -1);
         if (prefix6 != -1 && (prefix6 < 1 || prefix6 > 128))
             throw bad("prefix6", String.valueOf(prefix6), "1 to 128");
-        byte[] mac = null;
-        String m = str(p, "ns.mac");
-        if (m != null) {
-            if (!m.matches("(?i)[0-9a-f]{2}(:[0-9a-f]{2}){5}"))
-                throw bad("ns.mac", m, "a MAC address like 9a:55:9a:55:9a:56");
-            mac = new byte[6];
-            for (int i = 0; i < 6; i++)
-                mac[i] = (byte) Integer.parseInt(m.substring(i * 3, i * 3 + 2), 16);
-            if ((mac[0] & 1) != 0)
-                throw bad("ns.mac", m, "a unicast MAC address");
-        }
+        byte[] mac = mac(p, "ns.mac");
+        mac(p, "mac"); // penne's own (-M), read by the instance's tap; checked here, once, by name
         for (String v : new String[] {"4", "6"}) { // used by handlers; checked here, once, by name
             String key = "map.host_loopback" + v;
             String map = str(p, key);
@@ -72,6 +64,21 @@ record NamespaceConfig(String netns, String ifname, int mtu, boolean configure, 
             a4, prefix4, addr(p, "gateway4", 4), a6, prefix6, addr(p, "gateway6", 16), mac,
             hostIfname != null ? hostIfname : outIf4, hostIfname != null ? hostIfname : outIf6, bool(p, "ns.tap", true),
             bool(p, "ns.copy_addrs", true), bool(p, "ns.copy_routes", true));
+    }
+
+    /** A unicast MAC address property as bytes, or null if absent. */
+    private static byte[] mac(Map<String, Object> p, String key) {
+        String m = str(p, key);
+        if (m == null)
+            return null;
+        if (!m.matches("(?i)[0-9a-f]{2}(:[0-9a-f]{2}){5}"))
+            throw bad(key, m, "a MAC address like 9a:55:9a:55:9a:56");
+        byte[] mac = new byte[6];
+        for (int i = 0; i < 6; i++)
+            mac[i] = (byte) Integer.parseInt(m.substring(i * 3, i * 3 + 2), 16);
+        if ((mac[0] & 1) != 0)
+            throw bad(key, m, "a unicast MAC address");
+        return mac;
     }
 
     private static String ifname(Map<String, Object> p, String key) {

@@ -54,6 +54,8 @@ final class TapEgress implements GuestDevice {
     private int queued;
     private int next;
     private long guestMac;
+    /** pasta's -M/--mac-addr, else {@link #OUR_MAC}; set before the first frame. */
+    private long ourMac = OUR_MAC;
 
     TapEgress(int fd, int mtu, Counters counters) {
         this(fd, mtu, 0, counters);
@@ -69,6 +71,11 @@ final class TapEgress implements GuestDevice {
         cBytes = counters.register("egress.bytes");
         cDropped = counters.register("egress.dropped");
         cErrors = counters.register("egress.errors");
+    }
+
+    /** Sets penne's own MAC towards the guest (pasta's -M); before any frame goes out. */
+    void ourMac(long mac) {
+        ourMac = mac;
     }
 
     int fd() {
@@ -184,7 +191,7 @@ final class TapEgress implements GuestDevice {
 
     @Override
     public long ourMac() {
-        return OUR_MAC;
+        return ourMac;
     }
 
     @Override

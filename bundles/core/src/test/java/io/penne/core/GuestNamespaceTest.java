@@ -144,7 +144,7 @@ class GuestNamespaceTest {
         assertNull(NamespaceConfig.from(Map.of()));
         Map<String, String> bad = Map.of("mtu", "12", "ns.ifname", "way-too-long-name0", "address4", "2001:db8::1",
             "gateway6", "10.0.0.1", "ns.mac", "01:00:00:00:00:01", "ipv4", "maybe", "prefix4", "33",
-            "host.ifname", "eth0/1");
+            "host.ifname", "eth0/1", "mac", "9a:55:9a:55:9a");
         for (Map.Entry<String, String> e : bad.entrySet()) {
             Map<String, Object> p = new HashMap<>(Map.of("netns", "new"));
             p.put(e.getKey(), e.getValue());
