@@ -250,6 +250,35 @@ class LauncherIT {
         assertEquals(0, Dist.run(60, Dist.penne("-t", "~1-65000", "--", "true")).status());
     }
 
+    /**
+     * pasta's --freebind: a -t or -u address the host does not have is refused at start, unless
+     * --freebind, and then the forward is there once the host gets the address.
+     */
+    @Test
+    void freebindAllowsForwardsOnAnAddressTheHostDoesNotHaveYet() throws Exception {
+        int port = 20000 + new java.util.Random().nextInt(10000);
+        String absent = "198.51.100.77"; // TEST-NET-2: not configured here
+        Dist.Result r = Dist.run(30, Dist.penne("-t", absent + "/" + port, "--", "true"));
+        assertEquals(1, r.status(), r.toString());
+        assertTrue(r.err().contains("Cannot assign requested address") || r.err().contains("EADDRNOTAVAIL"),
+            r.toString());
+        // With --freebind penne starts, and both sockets are bound to that address on the host.
+        Process p = new ProcessBuilder(Dist.penne("--freebind", "-t", absent + "/" + port, "-u", absent + "/" + port,
+            "--", "sleep", "30")).redirectErrorStream(true).redirectOutput(tmp.resolve("freebind.log").toFile())
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        started.add(p);
+        String want = absent + ":" + port;
+        String seen = "";
+        for (int i = 0; i < 200 && !(seen.contains("tcp") && seen.contains("udp")); i++) {
+            Thread.sleep(50);
+            seen = Dist.run(10, List.of("ss", "-Hltun", "src", absent)).out();
+        }
+        assertTrue(seen.contains("tcp") && seen.contains("udp") && seen.contains(want),
+            "TCP and UDP bound to " + want + ": " + seen + Files.readString(tmp.resolve("freebind.log")));
+        p.destroy();
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS));
+    }
+
     @Test
     void namespaceOptionsArePastas() throws Exception {
         Result r = Dist.run(60, Dist.penne("-I", "eth7", "-m", "1500", "-a", "10.9.8.7", "-n", "255.255.255.0",

@@ -87,6 +87,7 @@ final class Options {
         spec("fqdn", (char) 0, true, true);
         spec("userns", (char) 0, true, true);
         spec("netns-only", (char) 0, false, true);
+        spec("freebind", (char) 0, false, true);
         spec("no-copy-routes", (char) 0, false, true);
         spec("no-copy-addrs", (char) 0, false, true);
         spec("mac-addr", 'M', true, true);
@@ -97,7 +98,7 @@ final class Options {
         spec("no-udp", (char) 0, false, true);
         spec("no-icmp", (char) 0, false, true);
         for (String n : new String[] {
-            "freebind", "one-off", "vhost-user", "print-capabilities", "migrate-exit",
+            "one-off", "vhost-user", "print-capabilities", "migrate-exit",
             "migrate-no-linger", "chroot-fallback"})
             spec(n, shortOf(n), false, false);
     }
@@ -381,6 +382,7 @@ final class Options {
             case "fqdn": ns.put("fqdn", domainName(value, spelled)); break;
             case "userns": usernsTarget = nonEmpty(value, spelled); break;
             case "netns-only": netnsOnly = true; break;
+            case "freebind": ns.put("freebind", "true"); break;
             case "no-copy-routes": noCopyRoutes = true; ns.put("ns.copy_routes", "false"); break;
             case "no-copy-addrs": noCopyAddrs = true; ns.put("ns.copy_addrs", "false"); break;
             default: throw new AssertionError(s.name);
@@ -660,6 +662,8 @@ final class Options {
             "                         loopback, spliced: specs as for -t, auto (ports",
             "                         listening on the host, the default) or none",
             "      --no-splice        host loopback clients of -t go through the tap",
+            "      --freebind         -t/-u ADDR/PORTS may name an address the host does",
+            "                         not have (yet)",
             "      --splice-only      no tap device: forward loopback traffic only, to",
             "                         and from the namespace's loopback",
             "      --host-lo-to-ns-lo host loopback clients of -t reach the namespace's",

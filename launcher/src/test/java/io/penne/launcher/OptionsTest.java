@@ -229,4 +229,11 @@ class OptionsTest {
             () -> Options.parse(new String[] {"--no-copy-addrs", "--netns", "/run/netns/x"}));
         assertEquals("option '--no-copy-addrs' needs --config-net", e.getMessage());
     }
+
+    @Test
+    void freebindReachesTheInstance() throws Exception {
+        assertEquals("true", Options.parse(new String[] {"--freebind", "-t", "198.51.100.7/80", "--", "true"})
+            .ns.get("freebind"));
+        assertNull(Options.parse(new String[] {"--", "true"}).ns.get("freebind"));
+    }
 }

@@ -18,7 +18,8 @@ import java.util.Map;
  *
  * <p>The TCP handler opens the real listening sockets when it attaches; this
  * check binds each port the same way (same address, {@code SO_REUSEADDR},
- * IPv6 only on IPv6 sockets, the families the guest has addresses in),
+ * IPv6 only on IPv6 sockets, {@code IP_FREEBIND} with --freebind, the
+ * families the guest has addresses in),
  * listens, and closes again before the instance starts. A port taken in the
  * moment between the two is still only logged and counted by the handler.
  */
@@ -37,6 +38,7 @@ final class ForwardCheck {
             return;
         boolean v4ok = properties.get("guest.address4") != null, v6ok = properties.get("guest.address6") != null;
         List<PortSpec> specs = PortSpec.parseList(fwd.toString());
+        boolean freebind = "true".equals(String.valueOf(properties.get("freebind")));
         NativeBuffer scratch = NativeBuffer.allocate(Sys.SOCKADDR_SCRATCH_SIZE);
         for (PortSpec spec : specs) {
             if (spec.isAll() || spec.isNone() || spec.isAuto())
@@ -47,7 +49,7 @@ final class ForwardCheck {
                     boolean v4 = fam == 0;
                     if (bind != null ? InetAddr.isV4(bind[0], bind[1]) != v4 : !(v4 ? v4ok : v6ok))
                         continue;
-                    int r = tryListen(v4, bind, port, scratch);
+                    int r = tryListen(v4, bind, port, freebind, scratch);
                     if (r < 0)
                         throw new IllegalArgumentException("-t " + spec.text() + ": cannot listen on "
                             + (v4 ? "IPv4" : "IPv6") + " TCP port " + port + ": " + Errno.describe(-r));
@@ -56,7 +58,7 @@ final class ForwardCheck {
         }
     }
 
-    private static int tryListen(boolean v4, long[] bind, int port, NativeBuffer scratch) {
+    private static int tryListen(boolean v4, long[] bind, int port, boolean freebind, NativeBuffer scratch) {
         int s = Sockets.tcp(v4 ? Sockets.AF_INET : Sockets.AF_INET6);
         if (s < 0)
             return v4 ? s : 0; // no IPv6 on this host: the handler will not forward IPv6 either
@@ -64,6 +66,9 @@ final class ForwardCheck {
             int r = Sockets.setReuseAddr(s, true, scratch);
             if (r == 0 && !v4)
                 r = Sockets.setInt(s, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 1, scratch);
+            if (r == 0 && freebind && bind != null)
+                r = v4 ? Sockets.setInt(s, Sockets.SOL_IP, Sockets.IP_FREEBIND, 1, scratch)
+                    : Sockets.setInt(s, Sockets.SOL_IPV6, Sockets.IPV6_FREEBIND, 1, scratch);
             if (r == 0)
                 r = v4 ? Sockets.bind4(s, bind == null ? 0 : InetAddr.v4(bind[1]), port, scratch)
                     : Sockets.bind6(s, bind == null ? 0 : bind[0], bind == null ? 0 : bind[1], port, scratch);

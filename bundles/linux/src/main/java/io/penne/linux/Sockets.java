@@ -75,6 +75,9 @@ public final class Sockets {
     public static final int TCP_QUICKACK = 12;
     public static final int TCP_USER_TIMEOUT = 18;
     public static final int IPV6_V6ONLY = 26;
+    /** Bind to an address not (yet) configured on the host (SOL_IP / SOL_IPV6). */
+    public static final int IP_FREEBIND = 15;
+    public static final int IPV6_FREEBIND = 78;
 
     public static final int SHUT_RD = 0;
     public static final int SHUT_WR = 1;

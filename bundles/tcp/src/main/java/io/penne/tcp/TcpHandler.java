@@ -284,6 +284,9 @@ public final class TcpHandler implements ProtocolHandler {
             r = Sockets.setReuseAddr(s, true, c.scratch);
         if (r == 0 && !v4)
             r = Sockets.setInt(s, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 1, c.scratch);
+        if (r == 0 && c.freebind && bind != null) // pasta's --freebind: -t ADDR/PORTS for an address to come
+            r = v4 ? Sockets.setInt(s, Sockets.SOL_IP, Sockets.IP_FREEBIND, 1, c.scratch)
+                : Sockets.setInt(s, Sockets.SOL_IPV6, Sockets.IPV6_FREEBIND, 1, c.scratch);
         if (r == 0) {
             if (v4)
                 r = Sockets.bind4(s, bind == null ? 0 : InetAddr.v4(bind[1]), port, c.scratch);
@@ -1559,6 +1562,8 @@ public final class TcpHandler implements ProtocolHandler {
         final NativeBuffer scratch = NativeBuffer.allocate(128);
         final NativeBuffer msg = NativeBuffer.allocate(128);
         final boolean peekOffset;
+        /** pasta's --freebind (property {@code freebind}): -t may bind addresses the host does not have. */
+        final boolean freebind;
         final io.penne.api.flow.Nat nat;
         /** -o, --outbound-if4/6: what sockets towards the world are bound to. */
         final io.penne.linux.OutboundBind outbound;
@@ -1612,6 +1617,7 @@ public final class TcpHandler implements ProtocolHandler {
             // address translation and the guest's addresses (inbound connections go there), shared with UDP and ICMP
             nat = io.penne.api.flow.Nat.of(inst.properties());
             outbound = io.penne.linux.OutboundBind.of(inst.properties());
+            freebind = "true".equals(String.valueOf(inst.properties().get("freebind")));
             SecureRandom rnd = new SecureRandom();
             k0 = rnd.nextLong();
             k1 = rnd.nextLong();

@@ -103,7 +103,7 @@ final class UdpAuto {
             ports.clear();
             nsSockets.scan(ports);
             toNs.sync(ports, (v4, bind, port, target) -> UdpHandler.register(c, inst,
-                UdpHandler.listenSocket(c.scratch, v4, bind, port), false, port, target), this::close);
+                UdpHandler.listenSocket(c.scratch, v4, bind, port, false), false, port, target), this::close);
         }
         if (toHost != null) {
             ports.clear();

@@ -36,6 +36,8 @@ final class UdpCtx {
     final Nat nat;
     /** -o, --outbound-if4/6: what flow sockets towards the world are bound to. */
     final io.penne.linux.OutboundBind outbound;
+    /** pasta's --freebind (property {@code freebind}): -u may bind addresses the host does not have. */
+    final boolean freebind;
     final long idleNanos, repliedNanos;
 
     /** Receive side: mmsghdrs, iovecs and peer names of one recvmmsg. */
@@ -71,6 +73,7 @@ final class UdpCtx {
         listenNsType = inst.eventType(UdpHandler.EVENT_LISTEN_NS);
         nat = Nat.of(inst.properties());
         outbound = io.penne.linux.OutboundBind.of(inst.properties());
+        freebind = "true".equals(String.valueOf(inst.properties().get("freebind")));
         idleNanos = seconds(inst, "udp.timeout", 30);
         repliedNanos = seconds(inst, "udp.timeout_replied", 120);
         cOpened = counters.register("udp.flow.opened");

@@ -217,7 +217,7 @@ public final class UdpHandler implements ProtocolHandler {
             } else {
                 for (int i = 0; i < fds.length; i++) {
                     int[] w = want.get(i);
-                    fds[i] = listenSocket(c.scratch, w[0] == 1, bind, w[1]);
+                    fds[i] = listenSocket(c.scratch, w[0] == 1, bind, w[1], c.freebind);
                 }
             }
             int bound = 0, failed = 0;
@@ -281,17 +281,23 @@ public final class UdpHandler implements ProtocolHandler {
     /** A listening socket on the namespace's loopback (for -U); call on the namespace's thread. */
     static int nsListenSocket(NativeBuffer scratch, boolean v4, int port) {
         return listenSocket(scratch, v4, v4 ? new long[] {InetAddr.V4_HI, InetAddr.v4Lo(Sockets.LOOPBACK4)}
-            : new long[] {0, 1}, port);
+            : new long[] {0, 1}, port, false);
     }
 
-    /** A bound, non-blocking UDP socket for a forwarded port; its fd or {@code -errno}. */
-    static int listenSocket(NativeBuffer scratch, boolean v4, long[] bind, int port) {
+    /**
+     * A bound, non-blocking UDP socket for a forwarded port; its fd or {@code -errno}. With
+     * {@code freebind} (pasta's --freebind) an explicit {@code bind} address need not be the host's yet.
+     */
+    static int listenSocket(NativeBuffer scratch, boolean v4, long[] bind, int port, boolean freebind) {
         int s = Sockets.udp(v4 ? Sockets.AF_INET : Sockets.AF_INET6);
         if (s < 0)
             return s;
         int r = s > EpollRef.MAX_FD ? -Errno.EMFILE : Sockets.setReuseAddr(s, true, scratch);
         if (r == 0 && !v4)
             r = Sockets.setInt(s, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 1, scratch);
+        if (r == 0 && freebind && bind != null)
+            r = v4 ? Sockets.setInt(s, Sockets.SOL_IP, Sockets.IP_FREEBIND, 1, scratch)
+                : Sockets.setInt(s, Sockets.SOL_IPV6, Sockets.IPV6_FREEBIND, 1, scratch);
         if (r == 0)
             r = recvErr(s, v4, scratch);
         if (r == 0)
