@@ -26,8 +26,8 @@ import java.util.List;
  * sethostname(2), which the namespace's root may, where writing
  * {@code /proc/sys/kernel/hostname} is refused to a rootless one) and then
  * becomes the command ({@code exec}, so the command is still process 1).
- * Where {@code unshare}
- * is missing the command runs without (and a warning says so).
+ * Where {@code unshare} is missing the command runs without (and a warning
+ * says so).
  */
 final class CommandNamespaces {
     /** How long a stopped command gets to exit after SIGTERM before the namespace is killed. */

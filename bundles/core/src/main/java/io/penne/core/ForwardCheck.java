@@ -67,8 +67,7 @@ final class ForwardCheck {
             if (r == 0 && !v4)
                 r = Sockets.setInt(s, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 1, scratch);
             if (r == 0 && freebind && bind != null)
-                r = v4 ? Sockets.setInt(s, Sockets.SOL_IP, Sockets.IP_FREEBIND, 1, scratch)
-                    : Sockets.setInt(s, Sockets.SOL_IPV6, Sockets.IPV6_FREEBIND, 1, scratch);
+                r = Sockets.setFreebind(s, v4, scratch);
             if (r == 0)
                 r = v4 ? Sockets.bind4(s, bind == null ? 0 : InetAddr.v4(bind[1]), port, scratch)
                     : Sockets.bind6(s, bind == null ? 0 : bind[0], bind == null ? 0 : bind[1], port, scratch);

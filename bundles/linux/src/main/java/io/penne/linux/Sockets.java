@@ -284,6 +284,11 @@ public final class Sockets {
         return setInt(fd, SOL_SOCKET, SO_REUSEADDR, on ? 1 : 0, scratch);
     }
 
+    /** IP_FREEBIND or IPV6_FREEBIND: binding an address the host does not have (yet) succeeds (pasta's --freebind). */
+    public static int setFreebind(int fd, boolean v4, NativeBuffer scratch) {
+        return v4 ? setInt(fd, SOL_IP, IP_FREEBIND, 1, scratch) : setInt(fd, SOL_IPV6, IPV6_FREEBIND, 1, scratch);
+    }
+
     public static int setNoDelay(int fd, boolean on, NativeBuffer scratch) {
         return setInt(fd, SOL_TCP, TCP_NODELAY, on ? 1 : 0, scratch);
     }

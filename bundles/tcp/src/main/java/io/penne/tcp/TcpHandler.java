@@ -285,8 +285,7 @@ public final class TcpHandler implements ProtocolHandler {
         if (r == 0 && !v4)
             r = Sockets.setInt(s, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 1, c.scratch);
         if (r == 0 && c.freebind && bind != null) // pasta's --freebind: -t ADDR/PORTS for an address to come
-            r = v4 ? Sockets.setInt(s, Sockets.SOL_IP, Sockets.IP_FREEBIND, 1, c.scratch)
-                : Sockets.setInt(s, Sockets.SOL_IPV6, Sockets.IPV6_FREEBIND, 1, c.scratch);
+            r = Sockets.setFreebind(s, v4, c.scratch);
         if (r == 0) {
             if (v4)
                 r = Sockets.bind4(s, bind == null ? 0 : InetAddr.v4(bind[1]), port, c.scratch);

@@ -296,8 +296,7 @@ public final class UdpHandler implements ProtocolHandler {
         if (r == 0 && !v4)
             r = Sockets.setInt(s, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 1, scratch);
         if (r == 0 && freebind && bind != null)
-            r = v4 ? Sockets.setInt(s, Sockets.SOL_IP, Sockets.IP_FREEBIND, 1, scratch)
-                : Sockets.setInt(s, Sockets.SOL_IPV6, Sockets.IPV6_FREEBIND, 1, scratch);
+            r = Sockets.setFreebind(s, v4, scratch);
         if (r == 0)
             r = recvErr(s, v4, scratch);
         if (r == 0)
