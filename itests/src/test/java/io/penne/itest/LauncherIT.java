@@ -314,6 +314,46 @@ class LauncherIT {
         assertTrue(r.err().contains("'mac'") && r.err().contains("unicast"), r.toString());
     }
 
+    /**
+     * passt's own tests reach the host "via tap" at the namespace's IPv6 gateway with a zone
+     * ({@code [GW6%IFNAME]}), a link-local address when it comes from a router advertisement:
+     * TCP and UDP to the host's link-local address reach the host, through its IPv6 interface.
+     */
+    @Test
+    void linkLocalDestinationsReachTheHost() throws Exception {
+        String route = Dist.run(30, List.of("ip", "-6", "route", "show", "default")).out().trim();
+        assumeTrue(!route.isEmpty(), "no IPv6 default route on this host");
+        String dev = route.split("\\s+")[4];
+        String ll = Dist.run(30, List.of("sh", "-c", "ip -6 -o addr show dev " + dev
+            + " scope link | awk '{print $4}' | cut -d/ -f1 | head -1")).out().trim();
+        assumeTrue(!ll.isEmpty(), "no link-local address on " + dev);
+        try (java.net.ServerSocket tcp = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("::"));
+             java.net.DatagramSocket udp = new java.net.DatagramSocket(0, java.net.InetAddress.getByName("::"))) {
+            Thread server = new Thread(() -> {
+                try (java.net.Socket c = tcp.accept()) {
+                    c.getOutputStream().write("tcp-pong".getBytes());
+                    java.net.DatagramPacket p = new java.net.DatagramPacket(new byte[64], 64);
+                    udp.receive(p);
+                    udp.send(new java.net.DatagramPacket("udp-pong".getBytes(), 8, p.getSocketAddress()));
+                } catch (IOException e) {
+                    // the client reports what did not arrive
+                }
+            });
+            server.setDaemon(true);
+            server.start();
+            // The tap takes the upstream interface's name, so the zone is the same name inside.
+            String py = "import socket\n"
+                + "t=socket.create_connection(('" + ll + "%" + dev + "'," + tcp.getLocalPort() + "),5)\n"
+                + "print(t.recv(100).decode())\n"
+                + "u=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); u.settimeout(5)\n"
+                + "u.sendto(b'ping',('" + ll + "%" + dev + "'," + udp.getLocalPort() + "))\n"
+                + "print(u.recv(100).decode())\n";
+            Result r = Dist.run(60, Dist.penne("--", "python3", "-c", py));
+            assertEquals(0, r.status(), r.toString());
+            assertEquals("tcp-pong\nudp-pong", r.out().trim(), r.toString());
+        }
+    }
+
     @Test
     void attachedToANamespaceGoesToBackgroundWhenReadyAndQuitsWhenItIsGone() throws Exception {
         assumeTrue(isRoot(), "creates a named namespace with ip netns");

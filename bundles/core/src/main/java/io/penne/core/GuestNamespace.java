@@ -315,6 +315,8 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
                 found.put("guest.gateway" + v, text(gateway));
             if (family == AF_INET6) {
                 boolean gatewayLl = gateway != null && (gateway[0] & 0xff) == 0xfe && (gateway[1] & 0xc0) == 0x80;
+                if (hostIfindex > 0) // the scope of the guest's link-local destinations on the host (Nat.scope)
+                    found.putIfAbsent("host.ifindex6", String.valueOf(hostIfindex));
                 found.putIfAbsent("our.address6.ll", gatewayLl ? text(gateway)
                     : linkLocal != null ? text(linkLocal) : "fe80::1");
             }

@@ -133,7 +133,7 @@ public final class IcmpHandler implements ProtocolHandler {
                 continue;
             FlowSide h = f.side(Flow.TGT);
             int alen = v4 ? Sockets.sockaddrIn(c.addr, 0, InetAddr.v4(h.eaddrLo()), 0)
-                : Sockets.sockaddrIn6(c.addr, 0, h.eaddrHi(), h.eaddrLo(), 0, 0);
+                : Sockets.sockaddrIn6(c.addr, 0, h.eaddrHi(), h.eaddrLo(), 0, c.nat.scope(h.eaddrHi(), h.eaddrLo()));
             long r = Sys.sendto(p.sock, base + l4, l4len, Sockets.MSG_DONTWAIT, c.addr.address(), alen);
             if (r < 0) {
                 c.inc(c.cSendFail);

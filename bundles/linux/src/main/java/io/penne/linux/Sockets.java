@@ -229,7 +229,12 @@ public final class Sockets {
 
     /** As {@link #connect4}, for IPv6. */
     public static int connect6(int fd, long hi, long lo, int port, NativeBuffer scratch) {
-        int len = sockaddrIn6(scratch, 0, hi, lo, port, 0);
+        return connect6(fd, hi, lo, port, 0, scratch);
+    }
+
+    /** As {@link #connect6(int, long, long, int, NativeBuffer)}, with a scope (interface index) for link-local addresses. */
+    public static int connect6(int fd, long hi, long lo, int port, int scopeId, NativeBuffer scratch) {
+        int len = sockaddrIn6(scratch, 0, hi, lo, port, scopeId);
         int r = Sys.connect(fd, scratch.address(0, len), len);
         scratch.keepAlive();
         return r;

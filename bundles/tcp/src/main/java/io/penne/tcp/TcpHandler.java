@@ -767,7 +767,7 @@ public final class TcpHandler implements ProtocolHandler {
         if (!toLoopback && c.outbound.apply(s, v4, 0, c.scratch) < 0)
             c.inc(c.cOutboundBind); // best effort, as pasta: the connection goes ahead unbound
         int r = v4 ? Sockets.connect4(s, InetAddr.v4(tLo), dport, c.scratch)
-            : Sockets.connect6(s, tHi, tLo, dport, c.scratch);
+            : Sockets.connect6(s, tHi, tLo, dport, c.nat.scope(tHi, tLo), c.scratch);
         if (r < 0 && r != -Errno.EINPROGRESS) {
             Sys.close(s);
             c.inc(r == -Errno.ECONNREFUSED ? c.cRefused : c.cSockErrors);

@@ -322,12 +322,15 @@ public final class UdpHandler implements ProtocolHandler {
      * ({@code hi}, {@code lo}) port {@code dport}. Its fd or {@code -errno}.
      */
     static int flowSocket(NativeBuffer scratch, boolean v4, int sport, long hi, long lo, int dport) {
-        return flowSocket(scratch, v4, sport, hi, lo, dport, null);
+        return flowSocket(scratch, v4, sport, hi, lo, dport, null, 0);
     }
 
-    /** As above, bound as {@code outbound} says (-o, --outbound-if) if not null. */
+    /**
+     * As above, bound as {@code outbound} says (-o, --outbound-if) if not null, connected with
+     * {@code scope} (the interface of a link-local destination, see Nat.scope).
+     */
     static int flowSocket(NativeBuffer scratch, boolean v4, int sport, long hi, long lo, int dport,
-                          io.penne.linux.OutboundBind outbound) {
+                          io.penne.linux.OutboundBind outbound, int scope) {
         int s = Sockets.udp(v4 ? Sockets.AF_INET : Sockets.AF_INET6);
         if (s < 0)
             return s;
@@ -342,7 +345,8 @@ public final class UdpHandler implements ProtocolHandler {
                 r = v4 ? Sockets.bind4(s, 0, 0, scratch) : Sockets.bind6(s, 0, 0, 0, scratch);
         }
         if (r == 0)
-            r = v4 ? Sockets.connect4(s, InetAddr.v4(lo), dport, scratch) : Sockets.connect6(s, hi, lo, dport, scratch);
+            r = v4 ? Sockets.connect4(s, InetAddr.v4(lo), dport, scratch)
+                : Sockets.connect6(s, hi, lo, dport, scope, scratch);
         if (r < 0) {
             Sys.close(s);
             return r;
@@ -422,7 +426,8 @@ public final class UdpHandler implements ProtocolHandler {
         }
         flows.initiate(f, Pif.TAP, sHi, sLo, sport, dHi, dLo, dport);
         boolean toLoopback = InetAddr.isLoopback(tHi, tLo);
-        int s = flowSocket(c.scratch, v4, sport, tHi, tLo, dport, toLoopback ? null : c.outbound);
+        int s = flowSocket(c.scratch, v4, sport, tHi, tLo, dport, toLoopback ? null : c.outbound,
+            c.nat.scope(tHi, tLo));
         int oport = s < 0 ? -1 : Sockets.localPort(s, c.scratch);
         if (oport < 0) {
             if (s >= 0)

@@ -34,6 +34,11 @@ public final class InetAddr {
         return isV4(hi, lo) ? (v4(lo) >>> 24) == 127 : hi == 0 && lo == 1;
     }
 
+    /** Whether (hi, lo) is an IPv6 link-local unicast address (fe80::/10). */
+    public static boolean isLinkLocal6(long hi, long lo) {
+        return (hi >>> 54) == 0x3fa;
+    }
+
     /** The IPv4 address in (hi, lo), as an int in host order; only valid if {@link #isV4}. */
     public static int v4(long lo) {
         return (int) lo;

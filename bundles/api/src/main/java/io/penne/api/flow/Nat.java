@@ -44,6 +44,8 @@ public final class Nat {
     private final Addr hostLoopback4, hostLoopback6, guestAddrMap4, guestAddrMap6;
     private final Addr dnsMatch4, dnsMatch6, dnsHost4, dnsHost6, dnsForward4, dnsForward6;
     private final Addr guest4, guest6, gateway4, gateway6;
+    /** The host interface IPv6 flows use ({@code host.ifindex6}), the scope of link-local destinations; 0 if unknown. */
+    private final int scope6;
 
     /** An optional address as primitives. */
     private record Addr(boolean set, long hi, long lo) {
@@ -68,6 +70,14 @@ public final class Nat {
         guest6 = Addr.of(family(InetAddr.property(p, "guest.address6"), false));
         gateway4 = Addr.of(family(InetAddr.property(p, "guest.gateway4"), true));
         gateway6 = Addr.of(family(InetAddr.property(p, "guest.gateway6"), false));
+        int ifi = 0;
+        try {
+            Object v = p.get("host.ifindex6");
+            ifi = v == null ? 0 : Math.max(0, Integer.parseInt(v.toString()));
+        } catch (NumberFormatException e) {
+            // unknown: link-local destinations stay unreachable, as without it
+        }
+        scope6 = ifi;
         hostLoopback4 = mapping(p, "map.host_loopback4", gateway4, true);
         hostLoopback6 = mapping(p, "map.host_loopback6", gateway6, false);
         guestAddrMap4 = mapping(p, "map.guest_addr4", Addr.NONE, true);
@@ -109,6 +119,17 @@ public final class Nat {
     /** As {@link #of(Map)}, with the host's resolvers given (for tests). */
     public static Nat of(Map<String, Object> properties, List<String> hostResolvers) {
         return new Nat(properties, hostResolvers);
+    }
+
+    /**
+     * The scope (interface index) a host socket needs to reach (hi, lo): a
+     * link-local address is ambiguous without one (connect() says EINVAL),
+     * and the guest's link-local destinations mean the host's link, that of
+     * its IPv6 upstream interface, as passt scopes them ({@code c->ifi6}).
+     * 0 for every other address.
+     */
+    public int scope(long hi, long lo) {
+        return InetAddr.isLinkLocal6(hi, lo) ? scope6 : 0;
     }
 
     /** The {@code nameserver} addresses of a resolv.conf file, in order (zone suffixes cut); empty if unreadable. */

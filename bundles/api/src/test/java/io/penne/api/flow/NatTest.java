@@ -165,4 +165,19 @@ class NatTest {
         assertEquals(List.of("127.0.0.53", "fe80::1"), Nat.readResolvConf(f));
         assertEquals(List.of(), Nat.readResolvConf(dir.resolve("absent")));
     }
+
+    /** Link-local destinations need the host's IPv6 interface as their scope; nothing else gets one. */
+    @Test
+    void linkLocalDestinationsAreScopedToTheHostsIpv6Interface() {
+        Nat n = Nat.of(props("host.ifindex6", "4"), List.of());
+        long[] ll = InetAddr.parse("fe80::fc:ff:fe00:1"), ll2 = InetAddr.parse("febf::1"),
+            global = InetAddr.parse("2001:db8::1"), v4 = InetAddr.parse("169.254.1.1"), fec0 = InetAddr.parse("fec0::1");
+        assertEquals(4, n.scope(ll[0], ll[1]));
+        assertEquals(4, n.scope(ll2[0], ll2[1]));
+        assertEquals(0, n.scope(global[0], global[1]));
+        assertEquals(0, n.scope(v4[0], v4[1]));
+        assertEquals(0, n.scope(fec0[0], fec0[1]));
+        assertEquals(0, Nat.of(props(), List.of()).scope(ll[0], ll[1]), "unknown interface");
+        assertEquals(0, Nat.of(props("host.ifindex6", "eth0"), List.of()).scope(ll[0], ll[1]), "not a number");
+    }
 }
