@@ -40,13 +40,23 @@ class LauncherIT {
         assertTrue(Files.isExecutable(Dist.PENNE), "distribution not built at " + Dist.HOME);
     }
 
+    /**
+     * SIGKILL leaves penne no time to stop its command, which then outlives it, as a command
+     * outlives a killed pasta: its processes are killed first (the command's unshare takes the
+     * rest of its PID namespace along).
+     */
     @AfterEach
     void killLeftovers() {
         for (Process p : started)
-            p.destroyForcibly();
+            killTree(p.toHandle());
         for (String m : markers)
             for (long pid : Dist.pennePids(m))
-                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+                ProcessHandle.of(pid).ifPresent(LauncherIT::killTree);
+    }
+
+    private static void killTree(ProcessHandle h) {
+        h.descendants().forEach(ProcessHandle::destroyForcibly);
+        h.destroyForcibly();
     }
 
     @Test
