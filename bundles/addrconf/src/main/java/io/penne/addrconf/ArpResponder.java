@@ -1,5 +1,6 @@
 package io.penne.addrconf;
 
+import io.penne.api.IpFrames;
 import java.nio.ByteBuffer;
 
 /**
@@ -39,6 +40,8 @@ import java.nio.ByteBuffer;
  * exception.
  */
 public final class ArpResponder {
+    /** EtherType of ARP (replies go out in ARP frames, which IpFrames does not write). */
+    static final int ETH_P_ARP = 0x0806;
     /** Length of the reply frame: Ethernet header (14) and ARP payload for IPv4 (28). */
     public static final int REPLY_LENGTH = 42;
     /** ARP payload length for IPv4 over Ethernet. */
@@ -122,7 +125,10 @@ public final class ArpResponder {
         long ethSrc = mac(in, frameOff + 6);
         long sha = mac(in, arpOff + 8);
 
-        int a = Headers.ethernet(out, outOff, ethSrc, ourMac, Headers.ETH_P_ARP); // to whoever asked
+        putMac(out, outOff, ethSrc); // to whoever asked
+        putMac(out, outOff + 6, ourMac);
+        out.putShort(outOff + 12, (short) ETH_P_ARP);
+        int a = outOff + IpFrames.ETH_HLEN;
         out.putShort(a, (short) 1);
         out.putShort(a + 2, (short) 0x0800);
         out.put(a + 4, (byte) 6);

@@ -1,5 +1,7 @@
 package io.penne.addrconf;
 
+import io.penne.api.IpFrames;
+import io.penne.api.flow.InetAddr;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -380,16 +382,9 @@ public final class Dhcp4Responder {
         long chaddrLo = in.getLong(m + 36);
         int dst = (flags & 0x8000) != 0 ? -1 : guest;
 
-        int ip = Headers.ethernet(out, outOff, ethSrc, ourMac, Headers.ETH_P_IP);
-        out.putShort(ip, (short) 0x4500); // version 4, header length 20, TOS 0
-        out.putShort(ip + 2, (short) (20 + udpOutLen));
-        out.putInt(ip + 4, 0x4000); // identification 0, don't fragment
-        out.putShort(ip + 8, (short) (255 << 8 | 17)); // TTL 255, UDP
-        out.putShort(ip + 10, (short) 0);
-        out.putInt(ip + 12, gateway);
-        out.putInt(ip + 16, dst);
-        out.putShort(ip + 10, (short) Checksum.ipv4Header(out, ip));
-        int u = ip + 20;
+        // IPv4 with TTL 255, DF, identification 0 and its checksum, as every frame penne makes.
+        int u = IpFrames.ethIp(out, outOff, ethSrc, ourMac, true, 17, InetAddr.V4_HI, InetAddr.v4Lo(gateway),
+            InetAddr.V4_HI, InetAddr.v4Lo(dst), udpOutLen);
         out.putShort(u, (short) 67);
         out.putShort(u + 2, (short) 68);
         out.putShort(u + 4, (short) udpOutLen);
@@ -421,7 +416,7 @@ public final class Dhcp4Responder {
         out.put(o++, (byte) OPT_END);
         for (int e = r + OPTIONS_OFFSET + optLen; o < e; o++)
             out.put(o, (byte) 0);
-        out.putShort(u + 6, (short) Checksum.udp(Checksum.ipv4(out, u, udpOutLen, 17, gateway, dst)));
+        out.putShort(u + 6, (short) udpChecksum(out, u - IpFrames.IPV4_HLEN, true, u, udpOutLen));
         return frameLen;
     }
 
@@ -509,5 +504,15 @@ public final class Dhcp4Responder {
         if (encoded > 255)
             throw new IllegalArgumentException("search domain '" + name + "' longer than 255 bytes encoded");
         return labels;
+    }
+
+    /**
+     * The UDP checksum of the datagram at {@code u} under the IP header at
+     * {@code ip}; a computed 0 goes out as 0xffff (0 means "no checksum"
+     * over IPv4 and is invalid over IPv6). Shared with {@link Dhcp6Responder}.
+     */
+    static int udpChecksum(ByteBuffer out, int ip, boolean v4, int u, int udpLength) {
+        int sum = IpFrames.fold(IpFrames.sum(out, u, udpLength, IpFrames.pseudo(out, ip, v4, 17, udpLength)));
+        return sum == 0 ? 0xffff : sum;
     }
 }

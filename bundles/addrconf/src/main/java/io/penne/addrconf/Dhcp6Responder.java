@@ -1,5 +1,6 @@
 package io.penne.addrconf;
 
+import io.penne.api.IpFrames;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -484,14 +485,12 @@ public final class Dhcp6Responder {
         }
 
         int udpLength = 8 + msgLen;
-        int ip = Headers.ethernet(out, outOff, ethSrc, ourMac, Headers.ETH_P_IPV6);
-        int u = Headers.ipv6(out, ip, udpLength, 17, ourLlHi, ourLlLo, srcHi, srcLo);
+        int u = IpFrames.ethIp(out, outOff, ethSrc, ourMac, false, 17, ourLlHi, ourLlLo, srcHi, srcLo, udpLength);
         out.putShort(u, (short) SERVER_PORT);
         out.putShort(u + 2, (short) CLIENT_PORT);
         out.putShort(u + 4, (short) udpLength);
         out.putShort(u + 6, (short) 0);
-        out.putShort(u + 6,
-            (short) Checksum.udp(Checksum.ipv6(out, u, udpLength, 17, ourLlHi, ourLlLo, srcHi, srcLo)));
+        out.putShort(u + 6, (short) Dhcp4Responder.udpChecksum(out, u - IpFrames.IPV6_HLEN, false, u, udpLength));
         return length;
     }
 

@@ -1,5 +1,6 @@
 package io.penne.addrconf;
 
+import io.penne.api.IpFrames;
 import java.nio.ByteBuffer;
 
 /**
@@ -169,8 +170,7 @@ public final class NdpResponder {
             fromLo = tgtLo;
         }
 
-        int ip = Headers.ethernet(out, outOff, ethSrc, ourMac, Headers.ETH_P_IPV6);
-        int c = Headers.ipv6(out, ip, NA_ICMP_LENGTH, 58, fromHi, fromLo, srcHi, srcLo);
+        int c = IpFrames.ethIp(out, outOff, ethSrc, ourMac, false, 58, fromHi, fromLo, srcHi, srcLo, NA_ICMP_LENGTH);
         out.put(c, (byte) TYPE_NA);
         out.put(c + 1, (byte) 0);
         out.putShort(c + 2, (short) 0);
@@ -193,6 +193,12 @@ public final class NdpResponder {
      * pseudo-header (RFC 8200 section 8.1). The checksum field must be 0.
      */
     static int icmp6Checksum(ByteBuffer b, int off, int len, long srcHi, long srcLo, long dstHi, long dstLo) {
-        return Checksum.ipv6(b, off, len, 58, srcHi, srcLo, dstHi, dstLo);
+        // The pseudo-header from the given addresses, in 32-bit words as IpFrames.sum adds them.
+        long pseudo = words(srcHi) + words(srcLo) + words(dstHi) + words(dstLo) + 58 + len;
+        return IpFrames.fold(IpFrames.sum(b, off, len, pseudo));
+    }
+
+    private static long words(long v) {
+        return (v >>> 32) + (v & 0xffff_ffffL);
     }
 }

@@ -1,5 +1,6 @@
 package io.penne.addrconf;
 
+import io.penne.api.IpFrames;
 import java.nio.ByteBuffer;
 import java.util.List;
 
@@ -176,10 +177,10 @@ final class RouterAdvertiser {
         int len = length();
         if (outOff < 0 || room < len || outOff > out.limit() - len)
             return NO_ROOM;
-        int ip = Headers.ethernet(out, outOff, ethDst, ourMac, Headers.ETH_P_IPV6);
-        int c = Headers.ipv6(out, ip, message.length, 58, srcHi, srcLo, dHi, dLo);
+        int c = IpFrames.ethIp(out, outOff, ethDst, ourMac, false, 58, srcHi, srcLo, dHi, dLo, message.length);
         out.put(c, message);
-        out.putShort(c + 2, (short) Checksum.ipv6(out, c, message.length, 58, srcHi, srcLo, dHi, dLo));
+        out.putShort(c + 2, (short) IpFrames.fold(IpFrames.sum(out, c, message.length,
+            IpFrames.pseudo(out, c - IpFrames.IPV6_HLEN, false, 58, message.length))));
         return len;
     }
 }
