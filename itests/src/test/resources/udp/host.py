@@ -54,6 +54,14 @@ def command(words):
             s.close()
     return 'ERR'
 
+def train_sizes():
+    # Runs of one size with shorter ones between them, an empty datagram, one at full size:
+    # datagram trains to the guest must keep every boundary (train.py has the same list).
+    return [1472] * 150 + [700] + [1472] * 60 + [1, 0, 5] + [300] * 90 + [299] + [65000] + [1472] * 45 + [1471]
+
+def train_datagram(i, size):
+    return (b'%08d' % i * (size // 8 + 1))[:size]
+
 def echo(family, addr):
     s = socket.socket(family, socket.SOCK_DGRAM)
     big_buffers(s)
@@ -65,6 +73,9 @@ def echo(family, addr):
         if d[:1] == b'B':
             with lock:
                 count['n'] += 1
+        elif d == b'TRAIN':  # a burst back to this peer, on this socket: train.py's pattern
+            for i, size in enumerate(train_sizes()):
+                s.sendto(train_datagram(i, size), peer)
         elif d[:4] == b'CMD ':
             s.sendto(command(d[4:].decode().split()).encode(), peer)
         else:

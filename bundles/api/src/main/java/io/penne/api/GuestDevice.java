@@ -70,6 +70,34 @@ public interface GuestDevice {
         throw new UnsupportedOperationException("no checksum offload on this device");
     }
 
+    /**
+     * How many UDP datagrams {@link #sendUdpSegments} takes as one frame: 0
+     * when the device cannot split frames again (no UDP segmentation
+     * offload), and then handlers send each datagram on its own.
+     */
+    default int udpSegments() {
+        return 0;
+    }
+
+    /**
+     * Queues {@code count} UDP datagrams of one flow (2 to {@link
+     * #udpSegments()}) to go to the guest as one frame that the device splits
+     * again, so that the guest receives each datagram as if it had been sent
+     * alone, for the cost of one write. The datagrams sit in consecutive
+     * frames of a {@link #reserve(int, int)} batch from {@code offset},
+     * {@code stride} apart, each payload {@code hlen} bytes into its frame
+     * (behind the Ethernet, IP and UDP headers). All payloads are
+     * {@code segSize} bytes long except the last, {@code lastLen} (1 to
+     * {@code segSize}). Only the first frame's headers are read, and they
+     * describe the whole train: the IP and UDP lengths cover all payloads
+     * (the IP length at most 65535) and the UDP checksum field holds the
+     * pseudo-header sum of that length, folded and not complemented, as for
+     * {@link #sendChecksumPending}.
+     */
+    default void sendUdpSegments(int offset, int hlen, int stride, int count, int segSize, int lastLen) {
+        throw new UnsupportedOperationException("no UDP segmentation offload on this device");
+    }
+
     /** Writes the queued frames now. Returns how many the device did not take (dropped, counted). */
     int flush();
 

@@ -91,6 +91,10 @@ public final class Sys {
     // -- tun/tap and interface ioctls (see Tap) --
     /** {@code _IOW('T', 202, int)}: attach a /dev/net/tun fd to a (new) interface. */
     public static final long TUNSETIFF = 0x4004_54caL;
+    /** {@code _IOW('T', 208, unsigned int)}: offloads the tap's reader handles; the argument is passed by value. */
+    public static final long TUNSETOFFLOAD = 0x4004_54d0L;
+    /** TUNSETOFFLOAD flags: partial checksums, UDP segmentation offload (Linux 6.2+) for IPv4 and IPv6. */
+    public static final int TUN_F_CSUM = 0x01, TUN_F_USO4 = 0x20, TUN_F_USO6 = 0x40;
     /** Interface index by name (on any socket). */
     public static final long SIOCGIFINDEX = 0x8933L;
     /** Hardware address by name (on any socket). */
@@ -100,7 +104,7 @@ public final class Sys {
     public static final int IFF_TAP = 0x0002;
     /** TUNSETIFF {@code ifr_flags}: no 4-byte packet-information header before each frame. */
     public static final int IFF_NO_PI = 0x1000;
-    /** TUNSETIFF {@code ifr_flags}: a virtio_net_hdr before each frame (not used by penne yet). */
+    /** TUNSETIFF {@code ifr_flags}: a virtio_net_hdr before each frame. */
     public static final int IFF_VNET_HDR = 0x4000;
     /** Interface names are at most IFNAMSIZ - 1 bytes plus a NUL. */
     public static final int IFNAMSIZ = 16;

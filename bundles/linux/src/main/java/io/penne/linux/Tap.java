@@ -123,6 +123,24 @@ public final class Tap implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether the kernel takes UDP segmentation offload frames written to the
+     * tap {@code fd} (opened with a virtio-net header): one frame of
+     * {@code VIRTIO_NET_HDR_GSO_UDP_L4} carrying several datagrams of one
+     * flow, which the kernel splits again (Linux 6.2 and later). The kernel
+     * has no query for what it accepts on write, but the same release taught
+     * {@code TUNSETOFFLOAD} the USO flags, and an unknown flag is refused
+     * with EINVAL, so setting them answers. They are cleared again at once:
+     * they also say what the reader (penne) takes, and penne reads frames
+     * whole, checksummed and segmented. False for anything that is not a tap.
+     */
+    public static boolean acceptsUdpSegments(int fd) {
+        if (Sys.ioctl(fd, Sys.TUNSETOFFLOAD, Sys.TUN_F_CSUM | Sys.TUN_F_USO4 | Sys.TUN_F_USO6) < 0)
+            return false;
+        Sys.ioctl(fd, Sys.TUNSETOFFLOAD, 0);
+        return true;
+    }
+
     private static String ifName(NativeBuffer ifr) {
         int len = 0;
         while (len < Sys.IFNAMSIZ && ifr.getByte(len) != 0)

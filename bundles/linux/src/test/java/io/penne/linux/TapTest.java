@@ -126,6 +126,76 @@ class TapTest {
         }
     }
 
+    /**
+     * UDP segmentation offload on write (what penne's datagram trains rely
+     * on): the probe answers as the kernel version says, and a frame of
+     * {@code GSO_UDP_L4} carrying 100 + 100 + 50 payload bytes reaches a
+     * socket in the namespace as three datagrams, each whole.
+     */
+    @Test
+    void udpSegmentsAreSplitAgainIntoDatagrams() throws Exception {
+        String[] v = System.getProperty("os.version").split("[.-]");
+        boolean expected = Integer.parseInt(v[0]) > 6 || Integer.parseInt(v[0]) == 6 && Integer.parseInt(v[1]) >= 2;
+        int notATap = Sys.check(Sockets.udp(Sockets.AF_INET), "socket");
+        assertEquals(false, Tap.acceptsUdpSegments(notATap));
+        Sys.close(notATap);
+        try (NetnsThread ns = NetnsThread.createNew("uso");
+                Tap tap = ns.call(() -> Tap.open("tap0", true))) {
+            assertEquals(expected, Tap.acceptsUdpSegments(tap.fd()), System.getProperty("os.version"));
+            Assumptions.assumeTrue(expected, "no UDP segmentation offload before Linux 6.2");
+            assertEquals(0, run(ns, "ip", "link", "set", "tap0", "up").exit());
+            assertEquals(0, run(ns, "ip", "addr", "add", "10.99.0.1/24", "dev", "tap0").exit());
+            NativeBuffer scratch = NativeBuffer.allocate(256);
+            int udp = ns.call(() -> {
+                int fd = Sys.check(Sockets.udp(Sockets.AF_INET), "socket");
+                Sys.check(Sockets.bind4(fd, NS_ADDR, 4000, scratch), "bind");
+                return fd;
+            });
+            try {
+                int h = Tap.VNET_HDR_LEN, ip = h + Tap.ETH_HLEN, l4 = ip + 20, payload = 250;
+                frame.zero(0, 512);
+                // virtio_net_hdr (little-endian): NEEDS_CSUM, GSO_UDP_L4, hdr_len, gso_size, csum_start, csum_offset
+                frame.putByte(0, 1).putByte(1, 5).putShort(2, 42).putShort(4, 100).putShort(6, 34).putShort(8, 6);
+                frame.put(h, tap.mac(), 0, 6).put(h + 6, PEER_MAC, 0, 6).putShortBE(h + 12, ETH_P_IP);
+                frame.putIntBE(ip, 0x4500_0000 | (28 + payload)).putIntBE(ip + 4, 0x4000)
+                    .putIntBE(ip + 8, (64 << 24) | (17 << 16)).putIntBE(ip + 12, PEER_ADDR).putIntBE(ip + 16, NS_ADDR);
+                long sum = 0;
+                for (int i = 0; i < 20; i += 2)
+                    sum += frame.getShortBE(ip + i);
+                frame.putShortBE(ip + 10, ~fold(sum) & 0xffff);
+                frame.putShortBE(l4, 5000).putShortBE(l4 + 2, 4000).putShortBE(l4 + 4, 8 + payload);
+                long pseudo = (PEER_ADDR >>> 16) + (PEER_ADDR & 0xffff) + (NS_ADDR >>> 16) + (NS_ADDR & 0xffff) + 17 + 8 + payload;
+                frame.putShortBE(l4 + 6, fold(pseudo)); // the pseudo-header sum only: the rest is the kernel's
+                for (int i = 0; i < payload; i++)
+                    frame.putByte(l4 + 8 + i, i);
+                assertEquals(l4 + 8 + payload, tap.write(frame, 0, l4 + 8 + payload));
+                NativeBuffer rx = NativeBuffer.allocate(2048);
+                int[] sizes = {100, 100, 50};
+                int from = 0;
+                for (int size : sizes) {
+                    long n = -Errno.EAGAIN;
+                    for (int t = 0; t < 200 && n == -Errno.EAGAIN; t++) {
+                        n = Sys.recv(udp, rx.address(0, 2048), 2048, Sockets.MSG_DONTWAIT);
+                        if (n == -Errno.EAGAIN)
+                            Thread.sleep(10);
+                    }
+                    assertEquals(size, n, "datagram after " + from + " bytes: " + Errno.name((int) n));
+                    for (int i = 0; i < size; i++)
+                        assertEquals((byte) (from + i), rx.getByte(i), "byte " + (from + i));
+                    from += size;
+                }
+            } finally {
+                Sys.close(udp);
+            }
+        }
+    }
+
+    private static int fold(long sum) {
+        while ((sum >>> 16) != 0)
+            sum = (sum & 0xffff) + (sum >>> 16);
+        return (int) sum;
+    }
+
     @Test
     void closingLeavesNoDescriptors() throws Exception {
         cycle(); // warm up: classes, JNA, thread-locals

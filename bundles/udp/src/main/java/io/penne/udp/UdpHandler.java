@@ -51,7 +51,10 @@ import org.osgi.service.component.annotations.Component;
  * straight into frames reserved in the guest device's buffer, behind room
  * for the Ethernet, IP and UDP headers, which are written afterwards: one
  * copy from the socket to the frame, datagram boundaries kept by
- * construction.</li>
+ * construction. Where the device splits frames again (UDP segmentation
+ * offload, {@link GuestDevice#sendUdpSegments}), a run of datagrams of one
+ * size (and a shorter last one) goes out as one train: a bulk sender's
+ * small datagrams then cost one write per train instead of one each.</li>
  * <li><i>Forwarded ports</i> ({@code -u}, {@code udp.forward}; {@code -U},
  * {@code udp.ns_forward}). Listening sockets, shared by all flows through
  * them, on the host or, for {@code -U}, on the namespace's loopback. A
@@ -535,17 +538,32 @@ public final class UdpHandler implements ProtocolHandler {
                 if (n <= 0)
                     return;
                 long mac = dev.guestMac(), ours = dev.ourMac();
-                for (int k = 0; k < n; k++) {
+                int segMax = dev.udpSegments();
+                boolean offload = dev.checksumOffload();
+                for (int k = 0; k < n; ) {
                     int len = c.rxLen(k);
                     if (c.rxTruncated(k)) {
                         c.inc(c.cTruncated);
+                        k++;
                         continue;
                     }
                     int fo = off + k * stride;
-                    udpFrame(tx, fo, mac, ours, v4, t, len);
-                    dev.send(fo, hlen + len);
-                    seen(u, side, len, now);
-                    c.inc(c.cToGuest);
+                    int count = segMax == 0 ? 1 : trainLength(c, k, n, len, segMax);
+                    if (count > 1) {
+                        int last = c.rxLen(k + count - 1);
+                        udpFrame(tx, fo, mac, ours, v4, t, (count - 1) * len + last, true);
+                        dev.sendUdpSegments(fo, hlen, stride, count, len, last);
+                    } else if (offload && !v4) {
+                        udpFrame(tx, fo, mac, ours, v4, t, len, true);
+                        dev.sendChecksumPending(fo, hlen + len, hlen - IpFrames.UDP_HLEN, 6);
+                    } else {
+                        udpFrame(tx, fo, mac, ours, v4, t, len, false);
+                        dev.send(fo, hlen + len);
+                    }
+                    for (int j = k; j < k + count; j++)
+                        seen(u, side, c.rxLen(j), now);
+                    c.counters.add(c.cToGuest, count);
+                    k += count;
                 }
                 if (n < BATCH)
                     return;
@@ -576,16 +594,52 @@ public final class UdpHandler implements ProtocolHandler {
         }
     }
 
-    /** Writes the Ethernet, IP and UDP headers of a datagram of {@code len} bytes to the guest side {@code t}. */
-    static void udpFrame(ByteBuffer tx, int fo, long mac, long ours, boolean v4, FlowSide t, int len) {
+    /**
+     * How many datagrams from receive slot {@code k} on (of {@code n}) go to
+     * the guest as one train ({@link GuestDevice#sendUdpSegments}): slot
+     * {@code k}'s datagram of {@code len} bytes, then those of the same length,
+     * then at most one shorter one, while they fit one IP packet. 1 when no
+     * train can start (an empty datagram, which a train cannot carry).
+     */
+    static int trainLength(UdpCtx c, int k, int n, int len, int segMax) {
+        if (len == 0)
+            return 1;
+        int end = k + 1;
+        long total = len;
+        while (end < n && end - k < segMax && !c.rxTruncated(end)) {
+            int l = c.rxLen(end);
+            if (l == 0 || l > len || total + l > MAX_TRAIN_PAYLOAD)
+                break;
+            total += l;
+            end++;
+            if (l < len)
+                break;
+        }
+        return end - k;
+    }
+
+    /** Payload bytes of a train: the IP packet (IPv4 header, UDP header, payloads) stays within 65535 bytes. */
+    static final int MAX_TRAIN_PAYLOAD = 65535 - IpFrames.IPV4_HLEN - IpFrames.UDP_HLEN;
+
+    /**
+     * Writes the Ethernet, IP and UDP headers of {@code len} payload bytes to
+     * the guest side {@code t}. The UDP checksum: with {@code partial}, only
+     * the pseudo-header sum, for a device that completes it; otherwise 0 for
+     * IPv4 (optional there, and the kernel's own loopback leaves it out too)
+     * and summed here for IPv6, where it is mandatory.
+     */
+    static void udpFrame(ByteBuffer tx, int fo, long mac, long ours, boolean v4, FlowSide t, int len, boolean partial) {
         int l4len = IpFrames.UDP_HLEN + len;
         int l4 = IpFrames.ethIp(tx, fo, mac, ours, v4, 17, t.oaddrHi(), t.oaddrLo(), t.eaddrHi(), t.eaddrLo(), l4len);
         tx.putShort(l4, (short) t.oport());
         tx.putShort(l4 + 2, (short) t.eport());
         tx.putShort(l4 + 4, (short) l4len);
         tx.putShort(l4 + 6, (short) 0);
-        if (!v4) { // optional for IPv4 (left 0, as the kernel's own loopback does), mandatory for IPv6
-            int sum = IpFrames.fold(IpFrames.sum(tx, l4, l4len, IpFrames.pseudo(tx, l4 - IpFrames.IPV6_HLEN, false, 17, l4len)));
+        int ip = l4 - (v4 ? IpFrames.IPV4_HLEN : IpFrames.IPV6_HLEN);
+        if (partial) {
+            tx.putShort(l4 + 6, (short) (~IpFrames.fold(IpFrames.pseudo(tx, ip, v4, 17, l4len)) & 0xffff));
+        } else if (!v4) {
+            int sum = IpFrames.fold(IpFrames.sum(tx, l4, l4len, IpFrames.pseudo(tx, ip, false, 17, l4len)));
             tx.putShort(l4 + 6, (short) (sum == 0 ? 0xffff : sum));
         }
     }
@@ -672,7 +726,7 @@ public final class UdpHandler implements ProtocolHandler {
         }
         ByteBuffer tx = dev.buffer();
         tx.put(fo + hlen, c.rxDataBuf, k * UdpCtx.MAX_DGRAM, len);
-        udpFrame(tx, fo, dev.guestMac(), dev.ourMac(), v4, t, len);
+        udpFrame(tx, fo, dev.guestMac(), dev.ourMac(), v4, t, len, false);
         dev.send(fo, hlen + len);
         c.inc(c.cToGuest);
     }
