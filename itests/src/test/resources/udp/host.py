@@ -40,6 +40,13 @@ def command(words):
             s.sendto(b'B' + i.to_bytes(4, 'big') + b'x' * (size - 5), (words[2], int(words[3])))
         s.close()
         return 'SENT %d' % n
+    if words[0] == 'TRAINTO':  # TRAINTO fam addr port: train_sizes' burst from a socket of its own
+        s = socket.socket(fam(words[1]), socket.SOCK_DGRAM)
+        big_buffers(s)
+        for i, size in enumerate(train_sizes()):
+            s.sendto(train_datagram(i, size), (words[2], int(words[3])))
+        s.close()
+        return 'SENT'
     if words[0] == 'RT':  # RT fam addr port size: one datagram from the host, echoed back
         s = socket.socket(fam(words[1]), socket.SOCK_DGRAM)
         s.settimeout(3)

@@ -203,19 +203,20 @@ class NamespaceUdpIT {
     }
 
     /**
-     * Host to guest on a flow the namespace opened: a burst of datagrams of
-     * mixed sizes (runs of 1472 and 300 bytes, shorter ones between them, an
-     * empty one, one of 65000) arrives datagram by datagram, each whole and
-     * in order, IPv4 and IPv6. Where the kernel takes UDP segmentation
-     * offload frames (Linux 6.2+), runs went to the guest as trains
-     * ({@code egress.udp_trains}), which the kernel split again.
+     * Host to guest over the tap, on a flow the namespace opened and through
+     * {@code -u}: a burst of datagrams of mixed sizes (runs of 1472 and 300
+     * bytes, shorter ones between them, an empty one, one of 65000) arrives
+     * datagram by datagram, each whole and in order, IPv4 and IPv6. Where the
+     * kernel takes UDP segmentation offload frames (Linux 6.2+), runs went to
+     * the guest as trains ({@code egress.udp_trains}), which the kernel split
+     * again.
      */
     @Test
     void datagramTrainsToTheGuestKeepEveryBoundary() throws Exception {
-        Result r = inNamespace("train.py", 60);
+        Result r = inNamespace("train.py", 90, "-u", String.valueOf(FWD));
         assertEquals(0, r.status(), r.toString());
         Map<String, String> m = results(r);
-        for (String v : new String[] {"4", "6"}) {
+        for (String v : new String[] {"4", "6", "in.4", "in.6"}) {
             String got = m.get("train." + v);
             assertTrue(got != null && got.matches("\\d+/\\d+"), "v" + v + ": " + got + "\n" + r);
             String[] n = got.split("/");

@@ -60,6 +60,13 @@ final class UdpCtx {
     final NativeBuffer err = NativeBuffer.allocate(384 + ERR_DATA);
     static final int ERR_DATA = 1024;
 
+    /**
+     * Receive slot k's datagram, put in frame k of a batch, goes to this
+     * guest side (null: to none); read by {@code UdpHandler.toGuest}, which
+     * clears it.
+     */
+    final io.penne.api.flow.FlowSide[] slotSide = new io.penne.api.flow.FlowSide[BATCH];
+
     final io.penne.linux.BufferAddress pktAddr = new io.penne.linux.BufferAddress();
     final io.penne.linux.BufferAddress txAddr = new io.penne.linux.BufferAddress();
 

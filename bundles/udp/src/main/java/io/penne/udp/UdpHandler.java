@@ -530,41 +530,21 @@ public final class UdpHandler implements ProtocolHandler {
                     drainDrop(c, fd);
                     return;
                 }
-                ByteBuffer tx = dev.buffer();
-                long txBase = c.txAddr.of(tx);
+                long txBase = c.txAddr.of(dev.buffer());
                 for (int k = 0; k < BATCH; k++)
                     c.rxSlot(k, txBase + off + (long) k * stride + hlen, max - hlen, false);
                 int n = Sys.recvmmsg(fd, c.rxVec.address(), BATCH, Sockets.MSG_DONTWAIT);
                 if (n <= 0)
                     return;
-                long mac = dev.guestMac(), ours = dev.ourMac();
-                int segMax = dev.udpSegments();
-                boolean offload = dev.checksumOffload();
-                for (int k = 0; k < n; ) {
-                    int len = c.rxLen(k);
+                for (int k = 0; k < n; k++) {
                     if (c.rxTruncated(k)) {
                         c.inc(c.cTruncated);
-                        k++;
                         continue;
                     }
-                    int fo = off + k * stride;
-                    int count = segMax == 0 ? 1 : trainLength(c, k, n, len, segMax);
-                    if (count > 1) {
-                        int last = c.rxLen(k + count - 1);
-                        udpFrame(tx, fo, mac, ours, v4, t, (count - 1) * len + last, true);
-                        dev.sendUdpSegments(fo, hlen, stride, count, len, last);
-                    } else if (offload && !v4) {
-                        udpFrame(tx, fo, mac, ours, v4, t, len, true);
-                        dev.sendChecksumPending(fo, hlen + len, hlen - IpFrames.UDP_HLEN, 6);
-                    } else {
-                        udpFrame(tx, fo, mac, ours, v4, t, len, false);
-                        dev.send(fo, hlen + len);
-                    }
-                    for (int j = k; j < k + count; j++)
-                        seen(u, side, c.rxLen(j), now);
-                    c.counters.add(c.cToGuest, count);
-                    k += count;
+                    c.slotSide[k] = t;
+                    seen(u, side, c.rxLen(k), now);
                 }
+                toGuest(c, dev, off, stride, n);
                 if (n < BATCH)
                     return;
             }
@@ -595,18 +575,60 @@ public final class UdpHandler implements ProtocolHandler {
     }
 
     /**
+     * Queues to the guest the datagrams of a receive batch that sit in the
+     * frames of a {@link GuestDevice#reserve(int, int)} batch at {@code off}:
+     * frame k holds receive slot k's payload, {@code c.rxLen(k)} bytes behind
+     * room for the headers, for guest side {@code c.slotSide[k]} (null: no
+     * datagram for the guest there). Writes the headers; consecutive frames
+     * for one side go as trains where the device takes them.
+     */
+    private static void toGuest(UdpCtx c, GuestDevice dev, int off, int stride, int n) {
+        ByteBuffer tx = dev.buffer();
+        long mac = dev.guestMac(), ours = dev.ourMac();
+        int segMax = dev.udpSegments();
+        boolean offload = dev.checksumOffload();
+        for (int k = 0; k < n; ) {
+            FlowSide t = c.slotSide[k];
+            if (t == null) {
+                k++;
+                continue;
+            }
+            boolean v4 = t.isV4();
+            int hlen = IpFrames.l4Offset(v4) + IpFrames.UDP_HLEN;
+            int len = c.rxLen(k), fo = off + k * stride;
+            int count = segMax == 0 ? 1 : trainLength(c, k, n, len, segMax);
+            if (count > 1) {
+                int last = c.rxLen(k + count - 1);
+                udpFrame(tx, fo, mac, ours, v4, t, (count - 1) * len + last, true);
+                dev.sendUdpSegments(fo, hlen, stride, count, len, last);
+            } else if (offload && !v4) {
+                udpFrame(tx, fo, mac, ours, v4, t, len, true);
+                dev.sendChecksumPending(fo, hlen + len, hlen - IpFrames.UDP_HLEN, 6);
+            } else {
+                udpFrame(tx, fo, mac, ours, v4, t, len, false);
+                dev.send(fo, hlen + len);
+            }
+            c.counters.add(c.cToGuest, count);
+            for (int j = k; j < k + count; j++)
+                c.slotSide[j] = null; // no flow kept reachable from here
+            k += count;
+        }
+    }
+
+    /**
      * How many datagrams from receive slot {@code k} on (of {@code n}) go to
      * the guest as one train ({@link GuestDevice#sendUdpSegments}): slot
-     * {@code k}'s datagram of {@code len} bytes, then those of the same length,
-     * then at most one shorter one, while they fit one IP packet. 1 when no
-     * train can start (an empty datagram, which a train cannot carry).
+     * {@code k}'s datagram of {@code len} bytes, then those for the same side
+     * of the same length, then at most one shorter one, while they fit one IP
+     * packet. 1 when no train can start (an empty datagram, which a train
+     * cannot carry).
      */
     static int trainLength(UdpCtx c, int k, int n, int len, int segMax) {
         if (len == 0)
             return 1;
         int end = k + 1;
         long total = len;
-        while (end < n && end - k < segMax && !c.rxTruncated(end)) {
+        while (end < n && end - k < segMax && c.slotSide[end] == c.slotSide[k]) {
             int l = c.rxLen(end);
             if (l == 0 || l > len || total + l > MAX_TRAIN_PAYLOAD)
                 break;
@@ -671,10 +693,14 @@ public final class UdpHandler implements ProtocolHandler {
         FlowTable flows = inst.flows();
         long now = inst.loop().now();
         Pif pif = inNs ? Pif.SPLICE : Pif.HOST;
+        GuestDevice dev = inst.device();
+        int max = dev == null ? 0 : dev.maxFrame(), stride = dev == null ? 0 : dev.stride(max);
         for (int round = 0; round < ROUNDS; round++) {
             int n = receiveIntoData(c, fd, true);
             if (n <= 0)
                 return;
+            // Frames for datagrams to the guest, one per receive slot; unused ones cost nothing.
+            int off = dev == null ? -1 : dev.reserve(max, BATCH);
             for (int k = 0; k < n; k++) {
                 int len = c.rxLen(k);
                 int no = k * UdpCtx.NAME_SIZE;
@@ -695,7 +721,15 @@ public final class UdpHandler implements ProtocolHandler {
                 long addr = c.rxData.address() + (long) k * UdpCtx.MAX_DGRAM;
                 FlowSide t = f.side(to);
                 if (f.pif(to) == Pif.TAP) {
-                    toGuestCopy(c, inst, t, k, len);
+                    int hlen = IpFrames.l4Offset(t.isV4()) + IpFrames.UDP_HLEN;
+                    if (off < 0) {
+                        c.inc(c.cNoDevice);
+                    } else if (hlen + len > max) {
+                        c.inc(c.cTruncated); // larger than the guest's MTU
+                    } else {
+                        dev.buffer().put(off + k * stride + hlen, c.rxDataBuf, k * UdpCtx.MAX_DGRAM, len);
+                        c.slotSide[k] = t;
+                    }
                 } else if (u.sock[to] >= 0) {
                     c.queue(u.sock[to], addr, len, u.shared(to), t.eaddrHi(), t.eaddrLo(), t.eport());
                     c.inc(c.cSpliced);
@@ -704,31 +738,12 @@ public final class UdpHandler implements ProtocolHandler {
                 }
                 seen(u, from, len, now);
             }
+            if (off >= 0)
+                toGuest(c, dev, off, stride, n);
             c.flush();
             if (n < BATCH)
                 return;
         }
-    }
-
-    /** A datagram in receive slot {@code k}, copied into a frame to the guest. */
-    private void toGuestCopy(UdpCtx c, Instance inst, FlowSide t, int k, int len) {
-        GuestDevice dev = inst.device();
-        if (dev == null) {
-            c.inc(c.cNoDevice);
-            return;
-        }
-        boolean v4 = t.isV4();
-        int hlen = IpFrames.l4Offset(v4) + IpFrames.UDP_HLEN;
-        int fo = dev.reserve(hlen + len);
-        if (fo < 0) {
-            c.inc(c.cTruncated); // larger than the guest's MTU
-            return;
-        }
-        ByteBuffer tx = dev.buffer();
-        tx.put(fo + hlen, c.rxDataBuf, k * UdpCtx.MAX_DGRAM, len);
-        udpFrame(tx, fo, dev.guestMac(), dev.ourMac(), v4, t, len, false);
-        dev.send(fo, hlen + len);
-        c.inc(c.cToGuest);
     }
 
     /** The first datagram from a peer on a listener: a flow towards the guest or a socket. Its side index, or -1. */
