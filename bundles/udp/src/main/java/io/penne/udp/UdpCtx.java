@@ -67,6 +67,9 @@ final class UdpCtx {
      */
     final io.penne.api.flow.FlowSide[] slotSide = new io.penne.api.flow.FlowSide[BATCH];
 
+    /** Largest datagram of the last batch read from a flow socket for the guest: sizes the next batch. */
+    int recentDgram;
+
     final io.penne.linux.BufferAddress pktAddr = new io.penne.linux.BufferAddress();
     final io.penne.linux.BufferAddress txAddr = new io.penne.linux.BufferAddress();
 

@@ -97,6 +97,17 @@ public final class UdpHandler implements ProtocolHandler {
      * overhead).
      */
     static final int SOCK_BUFFER = 4 << 20;
+    /**
+     * Payload bytes per receive batch towards the guest, going by the largest
+     * datagram of the batch before ({@link UdpCtx#recentDgram}). Each payload is
+     * written by {@code recvmmsg()} and read again by the device's write;
+     * when a batch stays within the CPU's cache the second pass costs
+     * little, and with 32 datagrams of 64 KiB (2 MiB) it does not: measured
+     * on this project's machine (512 KiB of L2 per core), host to guest at
+     * MTU 65520 took 17-18 us of loop time per datagram in batches of 32 and
+     * 14-15 us in batches of 1-4, pasta's level (it reads one at a time).
+     */
+    static final int BATCH_BYTES = 256 << 10;
     private static final System.Logger LOG = System.getLogger(UdpHandler.class.getName());
 
     private final Map<Instance, UdpCtx> contexts = new ConcurrentHashMap<>();
@@ -524,28 +535,34 @@ public final class UdpHandler implements ProtocolHandler {
             int hlen = IpFrames.l4Offset(v4) + IpFrames.UDP_HLEN;
             int max = dev.maxFrame();
             int stride = dev.stride(max);
+            int slots = Math.max(1, Math.min(BATCH, BATCH_BYTES / Math.max(1, c.recentDgram)));
             for (int round = 0; round < ROUNDS; round++) {
-                int off = dev.reserve(max, BATCH);
+                int off = dev.reserve(max, slots);
                 if (off < 0) {
                     drainDrop(c, fd);
                     return;
                 }
                 long txBase = c.txAddr.of(dev.buffer());
-                for (int k = 0; k < BATCH; k++)
+                for (int k = 0; k < slots; k++)
                     c.rxSlot(k, txBase + off + (long) k * stride + hlen, max - hlen, false);
-                int n = Sys.recvmmsg(fd, c.rxVec.address(), BATCH, Sockets.MSG_DONTWAIT);
+                int n = Sys.recvmmsg(fd, c.rxVec.address(), slots, Sockets.MSG_DONTWAIT);
                 if (n <= 0)
                     return;
+                int largest = 0;
                 for (int k = 0; k < n; k++) {
                     if (c.rxTruncated(k)) {
                         c.inc(c.cTruncated);
                         continue;
                     }
                     c.slotSide[k] = t;
+                    largest = Math.max(largest, c.rxLen(k));
                     seen(u, side, c.rxLen(k), now);
                 }
+                c.recentDgram = largest;
                 toGuest(c, dev, off, stride, n);
-                if (n < BATCH)
+                if (slots < BATCH)
+                    dev.flush(); // while the payloads are still in the cache
+                if (n < slots)
                     return;
             }
             return;
