@@ -231,6 +231,21 @@ class NamespaceUdpIT {
         assertEquals(0, stat(r.out(), "egress.udp_trains_refused"), r.toString());
     }
 
+    /**
+     * A {@code -u} peer at a link-local address on a host with more than one
+     * interface: the guest's reply leaves through the host's IPv6 upstream
+     * interface, as passt scopes link-local host addresses, not through
+     * whichever interface's fe80::/64 route comes first (penne runs in a
+     * namespace of its own here, whose upstream is a veth to the peer's).
+     */
+    @Test
+    void repliesReachALinkLocalPeerThroughTheUpstreamInterface() throws Exception {
+        assumeTrue((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid") == 0, "creates namespaces with ip netns");
+        Result r = Dist.run(90, List.of("bash", script("linklocal-peer.sh").toString(), Dist.PENNE.toString()));
+        assertEquals(0, r.status(), r.toString());
+        assertTrue(r.out().contains("peer got pong from fe80::"), r.toString());
+    }
+
     private static boolean kernelAtLeast(int major, int minor) {
         Matcher v = Pattern.compile("^(\\d+)\\.(\\d+)").matcher(System.getProperty("os.version"));
         return v.find() && (Integer.parseInt(v.group(1)) > major

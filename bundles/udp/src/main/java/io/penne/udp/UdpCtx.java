@@ -131,7 +131,9 @@ final class UdpCtx {
     /**
      * Queues a datagram of {@code len} bytes at native address {@code addr}
      * for socket {@code fd}; to ({@code hi}, {@code lo}) port {@code port}
-     * if {@code named} (a shared socket), else to the socket's peer.
+     * if {@code named} (a shared socket), else to the socket's peer. A
+     * link-local peer is scoped to the host's IPv6 interface, as flow sockets
+     * are connected ({@code Nat.scope}).
      */
     void queue(int fd, long addr, int len, boolean named, long hi, long lo, int port) {
         if (fd != outFd || outCount == BATCH)
@@ -144,7 +146,7 @@ final class UdpCtx {
         if (named) {
             namelen = InetAddr.isV4(hi, lo)
                 ? Sockets.sockaddrIn(txNames, i * NAME_SIZE, InetAddr.v4(lo), port)
-                : Sockets.sockaddrIn6(txNames, i * NAME_SIZE, hi, lo, port, 0);
+                : Sockets.sockaddrIn6(txNames, i * NAME_SIZE, hi, lo, port, nat.scope(hi, lo));
         }
         txVec.putLong(m + Sys.MSG_NAME, named ? txNames.address() + (long) i * NAME_SIZE : 0)
             .putInt(m + Sys.MSG_NAMELEN, namelen)
