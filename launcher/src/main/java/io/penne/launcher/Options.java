@@ -77,7 +77,6 @@ final class Options {
             "no-dhcp-search"})
             spec(n, (char) 0, false, true);
         spec("search", 'S', true, true);
-        // pasta's, not implemented yet.
         spec("pcap", 'p', true, true);
         spec("interface", 'i', true, true);
         spec("outbound", 'o', true, true);
@@ -91,12 +90,13 @@ final class Options {
         spec("no-copy-routes", (char) 0, false, true);
         spec("no-copy-addrs", (char) 0, false, true);
         spec("mac-addr", 'M', true, true);
-        for (String n : new String[] {"socket", "socket-path", "fd",
-            "repair-path", "stats"})
-            spec(n, shortOf(n), true, false);
         spec("no-tcp", (char) 0, false, true);
         spec("no-udp", (char) 0, false, true);
         spec("no-icmp", (char) 0, false, true);
+        // pasta's, not implemented yet: refused by name.
+        for (String n : new String[] {"socket", "socket-path", "fd",
+            "repair-path", "stats"})
+            spec(n, shortOf(n), true, false);
         for (String n : new String[] {
             "one-off", "vhost-user", "print-capabilities", "migrate-exit",
             "migrate-no-linger", "chroot-fallback"})

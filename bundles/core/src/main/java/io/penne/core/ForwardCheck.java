@@ -63,14 +63,7 @@ final class ForwardCheck {
         if (s < 0)
             return v4 ? s : 0; // no IPv6 on this host: the handler will not forward IPv6 either
         try {
-            int r = Sockets.setReuseAddr(s, true, scratch);
-            if (r == 0 && !v4)
-                r = Sockets.setInt(s, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 1, scratch);
-            if (r == 0 && freebind && bind != null)
-                r = Sockets.setFreebind(s, v4, scratch);
-            if (r == 0)
-                r = v4 ? Sockets.bind4(s, bind == null ? 0 : InetAddr.v4(bind[1]), port, scratch)
-                    : Sockets.bind6(s, bind == null ? 0 : bind[0], bind == null ? 0 : bind[1], port, scratch);
+            int r = Sockets.bindForwarded(s, v4, bind, port, freebind, scratch);
             if (r == 0)
                 r = Sockets.listen(s, 1);
             return r;

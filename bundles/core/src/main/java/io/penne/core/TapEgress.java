@@ -148,7 +148,7 @@ final class TapEgress implements GuestDevice {
     @Override
     public void send(int offset, int length) {
         if (hdrLen != 0)
-            header(offset - hdrLen, 0, 0, 0);
+            header(offset - hdrLen, 0, 0, 0, 0, 0, 0);
         queue(offset, length);
     }
 
@@ -161,7 +161,7 @@ final class TapEgress implements GuestDevice {
     public void sendChecksumPending(int offset, int length, int l4Start, int csumField) {
         if (hdrLen == 0)
             throw new UnsupportedOperationException("no virtio-net header on this tap");
-        header(offset - hdrLen, VIRTIO_NET_HDR_F_NEEDS_CSUM, l4Start, csumField);
+        header(offset - hdrLen, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, l4Start, csumField);
         queue(offset, length);
     }
 
@@ -183,10 +183,7 @@ final class TapEgress implements GuestDevice {
         if (count < 2 || count > udpSegments() || lastLen < 1 || lastLen > segSize)
             throw new IllegalArgumentException("UDP train of " + count + " datagrams, last " + lastLen + " of " + segSize);
         // csum_start is the UDP header: it ends the frame's headers.
-        header(offset - hdrLen, VIRTIO_NET_HDR_F_NEEDS_CSUM, hlen - 8, 6);
-        buf.put(offset - hdrLen + 1, (byte) VIRTIO_NET_HDR_GSO_UDP_L4);
-        buf.put(offset - hdrLen + 2, (byte) hlen).put(offset - hdrLen + 3, (byte) (hlen >>> 8));
-        buf.put(offset - hdrLen + 4, (byte) segSize).put(offset - hdrLen + 5, (byte) (segSize >>> 8));
+        header(offset - hdrLen, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_UDP_L4, hlen, segSize, hlen - 8, 6);
         int i = queued;
         trainCount[i] = count;
         trainStride[i] = stride;
@@ -214,15 +211,19 @@ final class TapEgress implements GuestDevice {
 
     /**
      * struct virtio_net_hdr, little-endian (the tap's byte order on x86
-     * without TUNSETVNETLE/BE): flags, gso_type (none), hdr_len (0: the
-     * kernel works it out), gso_size, csum_start, csum_offset.
+     * without TUNSETVNETLE/BE): flags, gso_type, hdr_len (0 outside a train:
+     * the kernel works it out), gso_size, csum_start, csum_offset.
      */
-    private void header(int at, int flags, int csumStart, int csumOffset) {
-        buf.putLong(at, 0);
-        buf.putShort(at + 8, (short) 0);
-        buf.put(at, (byte) flags);
-        buf.put(at + 6, (byte) csumStart).put(at + 7, (byte) (csumStart >>> 8));
-        buf.put(at + 8, (byte) csumOffset).put(at + 9, (byte) (csumOffset >>> 8));
+    private void header(int at, int flags, int gsoType, int gsoHdrLen, int gsoSize, int csumStart, int csumOffset) {
+        buf.put(at, (byte) flags).put(at + 1, (byte) gsoType);
+        le16(at + 2, gsoHdrLen);
+        le16(at + 4, gsoSize);
+        le16(at + 6, csumStart);
+        le16(at + 8, csumOffset);
+    }
+
+    private void le16(int at, int v) {
+        buf.put(at, (byte) v).put(at + 1, (byte) (v >>> 8));
     }
 
     static final int VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;

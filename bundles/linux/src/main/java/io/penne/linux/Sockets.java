@@ -294,6 +294,27 @@ public final class Sockets {
         return v4 ? setInt(fd, SOL_IP, IP_FREEBIND, 1, scratch) : setInt(fd, SOL_IPV6, IPV6_FREEBIND, 1, scratch);
     }
 
+    /**
+     * Binds the socket of a forwarded port (TCP or UDP, {@code -t}, {@code -u}
+     * and the like) as pasta does: {@code SO_REUSEADDR}, IPv6 only on an IPv6
+     * socket, {@link #setFreebind} with {@code freebind} when an address is
+     * given, then {@code bind()} to {@code bind} ({hi, lo}: an IPv6 address,
+     * or an IPv4 one in lo's low 32 bits) or, when null, to any address.
+     *
+     * @return 0 or {@code -errno}
+     */
+    public static int bindForwarded(int fd, boolean v4, long[] bind, int port, boolean freebind, NativeBuffer scratch) {
+        int r = setReuseAddr(fd, true, scratch);
+        if (r == 0 && !v4)
+            r = setInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, scratch);
+        if (r == 0 && freebind && bind != null)
+            r = setFreebind(fd, v4, scratch);
+        if (r == 0)
+            r = v4 ? bind4(fd, bind == null ? 0 : (int) bind[1], port, scratch)
+                : bind6(fd, bind == null ? 0 : bind[0], bind == null ? 0 : bind[1], port, scratch);
+        return r;
+    }
+
     public static int setNoDelay(int fd, boolean on, NativeBuffer scratch) {
         return setInt(fd, SOL_TCP, TCP_NODELAY, on ? 1 : 0, scratch);
     }

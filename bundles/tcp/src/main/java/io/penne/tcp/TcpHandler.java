@@ -277,21 +277,7 @@ public final class TcpHandler implements ProtocolHandler {
         int s = Sockets.tcp(v4 ? Sockets.AF_INET : Sockets.AF_INET6);
         if (s < 0)
             return s;
-        int r = 0;
-        if (s > EpollRef.MAX_FD)
-            r = -Errno.EMFILE;
-        if (r == 0)
-            r = Sockets.setReuseAddr(s, true, c.scratch);
-        if (r == 0 && !v4)
-            r = Sockets.setInt(s, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 1, c.scratch);
-        if (r == 0 && c.freebind && bind != null) // pasta's --freebind: -t ADDR/PORTS for an address to come
-            r = Sockets.setFreebind(s, v4, c.scratch);
-        if (r == 0) {
-            if (v4)
-                r = Sockets.bind4(s, bind == null ? 0 : InetAddr.v4(bind[1]), port, c.scratch);
-            else
-                r = Sockets.bind6(s, bind == null ? 0 : bind[0], bind == null ? 0 : bind[1], port, c.scratch);
-        }
+        int r = s > EpollRef.MAX_FD ? -Errno.EMFILE : Sockets.bindForwarded(s, v4, bind, port, c.freebind, c.scratch);
         if (r == 0)
             r = Sockets.listen(s, 128);
         if (r == 0)

@@ -306,18 +306,11 @@ public final class UdpHandler implements ProtocolHandler {
         int s = Sockets.udp(v4 ? Sockets.AF_INET : Sockets.AF_INET6);
         if (s < 0)
             return s;
-        int r = s > EpollRef.MAX_FD ? -Errno.EMFILE : Sockets.setReuseAddr(s, true, scratch);
-        if (r == 0 && !v4)
-            r = Sockets.setInt(s, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 1, scratch);
-        if (r == 0 && freebind && bind != null)
-            r = Sockets.setFreebind(s, v4, scratch);
-        if (r == 0)
-            r = recvErr(s, v4, scratch);
+        int r = s > EpollRef.MAX_FD ? -Errno.EMFILE : recvErr(s, v4, scratch);
         if (r == 0)
             Sockets.setBuffers(s, SOCK_BUFFER, scratch);
         if (r == 0)
-            r = v4 ? Sockets.bind4(s, bind == null ? 0 : InetAddr.v4(bind[1]), port, scratch)
-                : Sockets.bind6(s, bind == null ? 0 : bind[0], bind == null ? 0 : bind[1], port, scratch);
+            r = Sockets.bindForwarded(s, v4, bind, port, freebind, scratch);
         if (r < 0) {
             Sys.close(s);
             return r;
