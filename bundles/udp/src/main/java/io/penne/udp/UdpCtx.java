@@ -74,7 +74,8 @@ final class UdpCtx {
     final io.penne.linux.BufferAddress txAddr = new io.penne.linux.BufferAddress();
 
     final int cOpened, cExpired, cTableFull, cSockFail, cBadAddr, cPortZero, cSendDrop, cTruncated, cNoDevice,
-        cNoGuestAddr, cIcmpToGuest, cIcmpDropped, cFromGuest, cToGuest, cSpliced, cNoSock, cListenFailed, cStale, cClash;
+        cNoGuestAddr, cIcmpToGuest, cIcmpDropped, cFromGuest, cToGuest, cSpliced, cNoSock, cListenFailed, cStale, cClash,
+        cHandOffs;
 
     UdpCtx(Instance inst) {
         counters = inst.counters();
@@ -105,6 +106,7 @@ final class UdpCtx {
         cListenFailed = counters.register("udp.listen.failed");
         cStale = counters.register("udp.events.stale");
         cClash = counters.register("udp.drop.tuple_in_use");
+        cHandOffs = counters.register("udp.handoffs");
         for (int i = 0; i < BATCH; i++)
             rxIov.putIovec(i * 16, rxData.address() + (long) i * MAX_DGRAM, MAX_DGRAM);
     }
