@@ -69,13 +69,15 @@ final class UdpCtx {
 
     /** Largest datagram of the last batch read from a flow socket for the guest: sizes the next batch. */
     int recentDgram;
+    /** Whether a hand-off to the guest yields the CPU (UdpHandler.HANDOFF_BYTES). */
+    final YieldPolicy yieldPolicy = new YieldPolicy();
 
     final io.penne.linux.BufferAddress pktAddr = new io.penne.linux.BufferAddress();
     final io.penne.linux.BufferAddress txAddr = new io.penne.linux.BufferAddress();
 
     final int cOpened, cExpired, cTableFull, cSockFail, cBadAddr, cPortZero, cSendDrop, cTruncated, cNoDevice,
         cNoGuestAddr, cIcmpToGuest, cIcmpDropped, cFromGuest, cToGuest, cSpliced, cNoSock, cListenFailed, cStale, cClash,
-        cHandOffs;
+        cHandOffs, cYields, cLongYields;
 
     UdpCtx(Instance inst) {
         counters = inst.counters();
@@ -107,6 +109,8 @@ final class UdpCtx {
         cStale = counters.register("udp.events.stale");
         cClash = counters.register("udp.drop.tuple_in_use");
         cHandOffs = counters.register("udp.handoffs");
+        cYields = counters.register("udp.handoffs.yields");
+        cLongYields = counters.register("udp.handoffs.long_yields");
         for (int i = 0; i < BATCH; i++)
             rxIov.putIovec(i * 16, rxData.address() + (long) i * MAX_DGRAM, MAX_DGRAM);
     }

@@ -121,11 +121,19 @@ public final class UdpHandler implements ProtocolHandler {
      * namespace: work done for nothing, and taken from the reader. The yield
      * lets threads that are ready on the loop's CPU run first; with none, it
      * returns at once (one system call per batch of 32 KiB or more).
+     * Yields that go to a thread that computes instead cost the loop its
+     * throughput (with two busy loops on the same two CPUs, 64 KiB host to
+     * namespace fell from 3.2-3.3 to 1.2 Gbit/s), so {@link YieldPolicy}
+     * holds them back while many take long.
      * Measured host to namespace ({@code iperf3 -u -b 0 -R}, this project's
      * 2-CPU machine, same runs): 64 KiB datagrams 15.1-15.8 Gbit/s before,
      * 21.4-22.2 after (pasta 16.5-16.8); 1472-byte 1.38-1.55 before,
      * 2.43-2.55 after (pasta 0.70-0.80); the reader's wait for a CPU fell
-     * from ~300 to ~50 ms per second. Not done after datagrams to host
+     * from ~300 to ~50 ms per second. With {@link YieldPolicy}, in an hour
+     * when the VM was slower: 64 KiB 8.98-11.24 before, 12.81-14.68 after
+     * (pasta 11.84-14.27); 1472-byte 0.92-0.93 before, 1.30-1.47 after
+     * (pasta 0.54-0.60); beside two busy loops 64 KiB 3.36-3.37 before,
+     * 3.10-3.39 after (pasta 3.37-3.71). Not done after datagrams to host
      * sockets: there the CPU went to the namespace's sender instead (64 KiB
      * namespace to host fell from 17.2-18.5 to 13.3-13.5 Gbit/s).
      */
@@ -609,11 +617,20 @@ public final class UdpHandler implements ProtocolHandler {
         }
     }
 
-    /** Writes what is queued for the guest and lets its reader have the CPU ({@link #HANDOFF_BYTES}). */
+    /**
+     * Writes what is queued for the guest and lets its reader have the CPU
+     * ({@link #HANDOFF_BYTES}), as far as {@link YieldPolicy} allows.
+     */
     private static void handOff(UdpCtx c, GuestDevice dev) {
         dev.flush();
-        Thread.yield();
         c.inc(c.cHandOffs);
+        if (!c.yieldPolicy.shouldYield())
+            return;
+        long t0 = System.nanoTime();
+        Thread.yield();
+        c.inc(c.cYields);
+        if (c.yieldPolicy.yielded(System.nanoTime() - t0))
+            c.inc(c.cLongYields);
     }
 
     /**
