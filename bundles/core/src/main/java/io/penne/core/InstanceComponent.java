@@ -144,6 +144,7 @@ public final class InstanceComponent implements Instance {
         }
         // The launcher, outside the framework, starts the command through this: a JDK type both sides see.
         Function<ProcessBuilder, Process> spawn = pb -> {
+            awaitHandlers(impl, context);
             try {
                 return namespace.spawn(pb);
             } catch (java.io.IOException e) {
@@ -153,6 +154,36 @@ public final class InstanceComponent implements Instance {
         Dictionary<String, Object> props = new Hashtable<>();
         props.put(SPAWNER_PROPERTY, name);
         return new Started(impl, namespace, context.registerService(Function.class.getName(), spawn, props));
+    }
+
+    /** Longest wait for handlers before a command starts anyway (a handler that cannot bind never will). */
+    static final long HANDLER_WAIT_MS = 5_000;
+
+    /**
+     * Waits until every protocol handler registered now is attached, so that
+     * the ports it forwards are listening before the command starts, as
+     * pasta binds its ports before it runs the command. Declarative Services
+     * registers the spawner (in the constructor) before it passes the handlers
+     * in, and the instance attaches them on its loop thread: a command that
+     * connects at once could otherwise find nothing listening.
+     */
+    private static void awaitHandlers(InstanceImpl impl, BundleContext context) {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(HANDLER_WAIT_MS);
+        try {
+            while (System.nanoTime() < deadline) {
+                org.osgi.framework.ServiceReference<?>[] refs =
+                    context.getServiceReferences(ProtocolHandler.class.getName(), null);
+                // Runs on the loop after the bindings queued so far.
+                long bound = impl.loop().submit(() -> impl.handlers().stream().filter(h -> h.bound()).count()).get();
+                if (bound >= (refs == null ? 0 : refs.length))
+                    return;
+                Thread.sleep(2);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | org.osgi.framework.InvalidSyntaxException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot check the protocol handlers: " + e);
+        }
     }
 
     @Deactivate
