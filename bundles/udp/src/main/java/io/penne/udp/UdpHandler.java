@@ -126,8 +126,8 @@ public final class UdpHandler implements ProtocolHandler {
      * namespace fell from 3.2-3.3 to 1.2 Gbit/s), so {@link YieldPolicy}
      * holds them back while many take long.
      * Measured host to namespace ({@code iperf3 -u -b 0 -R}, this project's
-     * 2-CPU machine, same runs): 64 KiB datagrams 15.1-15.8 Gbit/s before,
-     * 21.4-22.2 after (pasta 16.5-16.8); 1472-byte 1.38-1.55 before,
+     * 2-CPU machine, same runs), with a yield after every hand-off: 64 KiB
+     * datagrams 15.1-15.8 Gbit/s before, 21.4-22.2 after (pasta 16.5-16.8); 1472-byte 1.38-1.55 before,
      * 2.43-2.55 after (pasta 0.70-0.80); the reader's wait for a CPU fell
      * from ~300 to ~50 ms per second. With {@link YieldPolicy}, in an hour
      * when the VM was slower: 64 KiB 8.98-11.24 before, 12.81-14.68 after
