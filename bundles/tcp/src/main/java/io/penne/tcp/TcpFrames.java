@@ -122,18 +122,12 @@ final class TcpFrames {
      */
     static void checksumsPartial(ByteBuffer b, int off, int frameLen, boolean v4) {
         int ip = off + ETH_HLEN;
-        long acc;
-        int l4;
+        int l4 = ip + (v4 ? IPV4_HLEN : IPV6_HLEN);
         if (v4) {
             b.putShort(ip + 10, (short) 0);
             b.putShort(ip + 10, (short) fold(sum(b, ip, IPV4_HLEN, 0)));
-            l4 = ip + IPV4_HLEN;
-            acc = (b.getInt(ip + 12) & 0xffff_ffffL) + (b.getInt(ip + 16) & 0xffff_ffffL) + PROTO_TCP
-                + (frameLen - ETH_HLEN - IPV4_HLEN);
-        } else {
-            l4 = ip + IPV6_HLEN;
-            acc = sum(b, ip + 8, 32, PROTO_TCP + (long) (frameLen - ETH_HLEN - IPV6_HLEN));
         }
+        long acc = IpFrames.pseudo(b, ip, v4, PROTO_TCP, off + frameLen - l4);
         b.putShort(l4 + 16, (short) (~fold(acc) & 0xffff));
     }
 
