@@ -323,6 +323,23 @@ class NamespaceUdpIT {
         }
     }
 
+    /**
+     * As with pasta, what auto forwarding finds at start is forwarded before
+     * the command runs: the first datagram a command sends at once (bash, with
+     * no interpreter start-up to hide a late scan) to the host's loopback echo
+     * service, through -U auto, gets its echo, over IPv4 and IPv6. (A port that
+     * is not forwarded yet answers "connection refused": no echo.)
+     */
+    @Test
+    void autoForwardedHostPortsAreThereWhenTheCommandStarts() throws Exception {
+        for (String addr : new String[] {"127.0.0.1", "::1"}) {
+            Result r = Dist.run(30, Dist.penne("--", "bash", "-c", "exec 3<>/dev/udp/" + addr + "/" + ECHO
+                + "; echo first >&3; echo got $(timeout 5 head -n 1 <&3)"));
+            assertEquals(0, r.status(), addr + ": " + r);
+            assertTrue(r.out().contains("got first"), addr + ": " + r);
+        }
+    }
+
     /** Sends {@code text} to {@code addr}:{@code port} every 200 ms until the answer comes (10 s at most). */
     private static String roundTrip(String addr, int port, String text) throws IOException {
         java.net.InetAddress a = java.net.InetAddress.getByName(addr);

@@ -179,7 +179,7 @@ public final class Netlink implements AutoCloseable {
 
     /** Called for each reply message of the current request that is not NLMSG_ERROR/DONE/NOOP. */
     @FunctionalInterface
-    private interface Visitor {
+    interface Visitor {
         void message(NativeBuffer b, int off, int len, int type);
     }
 
@@ -219,7 +219,12 @@ public final class Netlink implements AutoCloseable {
 
     /** {@link #open()} with an initial receive buffer of {@code receiveSize} bytes (tests: growth on demand). */
     static Netlink open(int receiveSize) {
-        int fd = Sys.check(Sys.socket(AF_NETLINK, Sockets.SOCK_RAW | Sockets.SOCK_CLOEXEC, NETLINK_ROUTE),
+        return open(NETLINK_ROUTE, receiveSize);
+    }
+
+    /** A socket of another netlink family ({@link SockDiag}: {@code NETLINK_SOCK_DIAG}), same transport. */
+    static Netlink open(int protocol, int receiveSize) {
+        int fd = Sys.check(Sys.socket(AF_NETLINK, Sockets.SOCK_RAW | Sockets.SOCK_CLOEXEC, protocol),
                 "socket(AF_NETLINK)");
         Netlink nl;
         try {
@@ -695,6 +700,24 @@ public final class Netlink implements AutoCloseable {
         linkMacLength = a >= 0 ? Math.min(attrPayload(b, a), linkMac.length) : 0;
         if (linkMacLength > 0)
             b.get(a + 4, linkMac, 0, linkMacLength);
+    }
+
+    /**
+     * For {@link SockDiag}: starts a dump request of {@code type} whose family
+     * header of {@code headerSize} bytes (zeroed) the caller fills in the
+     * returned buffer at {@link #NLMSG_HDRLEN}, then sends with {@link #dump}.
+     */
+    NativeBuffer beginDump(int type, int headerSize) {
+        begin(type, NLM_F_DUMP, headerSize);
+        return send;
+    }
+
+    /** Sends the dump begun with {@link #beginDump}, repeated if interrupted: 0 or {@code -errno}. */
+    int dump(Visitor v) {
+        int r = 0;
+        for (int attempt = 0; attempt < DUMP_ATTEMPTS && (attempt == 0 || r == -Errno.EINTR); attempt++)
+            r = transact(v);
+        return Math.min(r, 0);
     }
 
     /** Sends the dump request built so far, repeating it if interrupted; the list, or null with {@link #lastDumpError} set. */

@@ -19,12 +19,18 @@ import java.util.stream.Stream;
  * pasta's {@code auto} port forwarding follows (passt's
  * {@code procfs_scan_listen()}).
  *
- * <p><b>Theory of operation.</b> A procfs file under {@code /proc/thread-self/net}
- * shows the network namespace of the thread that opened it, so
- * {@link #open} is called once on a thread inside the namespace and the
- * files are then re-read from the start, from any thread, at every
- * {@link #scan}. Each line is parsed from the bytes, without strings (the
- * scan runs on the loop thread every second): the local port, the state
+ * <p><b>Theory of operation.</b> {@link #open} is called once on a thread
+ * inside the namespace. It asks the kernel through {@link SockDiag}
+ * ({@code NETLINK_SOCK_DIAG}, as {@code ss -l}) where it can: a netlink
+ * socket keeps the namespace it was made in, and a dump of listening sockets
+ * costs microseconds where reading {@code /proc/net/tcp} walks the whole
+ * established-connections hash (about 5 ms per file, see {@link SockDiag}),
+ * which would stall the loop thread that scans every second. Where the
+ * kernel has no socket diagnostics for a protocol, it reads procfs as pasta
+ * does: a file under {@code /proc/thread-self/net} shows the namespace of
+ * the thread that opened it, and is then re-read from the start, from any
+ * thread, at every {@link #scan}. Each line is parsed from the bytes,
+ * without strings: the local port, the state
  * ({@value #TCP_LISTEN} for a listening TCP socket, {@value #UDP_UNCONNECTED}
  * for a UDP socket bound but not connected) and the inode. Sockets penne
  * itself holds (its own forwarding listeners, on either side) must not
@@ -33,7 +39,9 @@ import java.util.stream.Stream;
  * ({@code /proc/self/fd}), which is listed only when such a socket shows up,
  * and the verdict is kept by inode while the socket lives.
  *
- * <p>Limits: a file that cannot be read counts as empty for that scan. Not
+ * <p>Limits: a file that cannot be read, or a dump that fails, counts as
+ * empty for that scan. The system property {@code penne.procfsListeners=true}
+ * makes {@link #open} read procfs anyway (to compare the two). Not
  * thread-safe: one owner calls {@link #scan}.
  */
 public final class ProcNetListeners implements AutoCloseable {
@@ -42,8 +50,19 @@ public final class ProcNetListeners implements AutoCloseable {
     /** {@code st} of a UDP socket that is not connected (TCP_CLOSE in the kernel's numbering). */
     public static final int UDP_UNCONNECTED = 0x07;
 
+    /** procfs files, one per name; null when {@link #diag} answers for all. */
     private final FileChannel[] files;
     private final int[] states;
+    /** Socket diagnostics, or null: then {@link #files}. */
+    private final SockDiag diag;
+    private final int[] families, protocols;
+    /** The scan in progress, for {@link #socket}. */
+    private BitSet scanFound;
+    private boolean scanUnknown;
+    private final SockDiag.SocketVisitor visitor = (port, inode) -> {
+        if (port > 0)
+            scanUnknown |= socket(port, inode, scanFound);
+    };
     private final ByteBuffer buf = ByteBuffer.allocate(1 << 16);
     /** The file's contents, grown as needed. */
     private byte[] text = new byte[1 << 16];
@@ -55,47 +74,92 @@ public final class ProcNetListeners implements AutoCloseable {
     private int parsedPort;
     private long parsedInode;
 
-    private ProcNetListeners(FileChannel[] files, int[] states) {
+    private ProcNetListeners(FileChannel[] files, int[] states, SockDiag diag, int[] families, int[] protocols) {
         this.files = files;
         this.states = states;
+        this.diag = diag;
+        this.families = families;
+        this.protocols = protocols;
     }
 
     /**
-     * Opens {@code /proc/thread-self/net/NAME} for each name, in the calling
-     * thread's network namespace; names starting with {@code tcp} are
-     * scanned for {@link #TCP_LISTEN}, those with {@code udp} for
-     * {@link #UDP_UNCONNECTED}.
+     * Watches the sockets of each name ({@code tcp}, {@code tcp6},
+     * {@code udp}, {@code udp6}, as under {@code /proc/net}) in the calling
+     * thread's network namespace; {@code tcp} names are scanned for
+     * {@link #TCP_LISTEN}, {@code udp} ones for {@link #UDP_UNCONNECTED}.
+     * Through socket diagnostics if the kernel answers them for every name,
+     * else by opening {@code /proc/thread-self/net/NAME} for each.
      *
-     * @throws IOException if one cannot be opened (the others are closed)
+     * @throws IOException if a procfs file is needed and cannot be opened (the others are closed)
      */
     public static ProcNetListeners open(String... names) throws IOException {
+        int[] states = new int[names.length], families = new int[names.length], protocols = new int[names.length];
+        for (int i = 0; i < names.length; i++) {
+            boolean udp = names[i].startsWith("udp");
+            states[i] = udp ? UDP_UNCONNECTED : TCP_LISTEN;
+            families[i] = names[i].endsWith("6") ? Sockets.AF_INET6 : Sockets.AF_INET;
+            protocols[i] = udp ? Sockets.IPPROTO_UDP : Sockets.IPPROTO_TCP;
+        }
+        SockDiag diag = openDiag(states, families, protocols);
+        if (diag != null)
+            return new ProcNetListeners(null, states, diag, families, protocols);
         FileChannel[] files = new FileChannel[names.length];
-        int[] states = new int[names.length];
         try {
-            for (int i = 0; i < names.length; i++) {
+            for (int i = 0; i < names.length; i++)
                 files[i] = FileChannel.open(Path.of("/proc/thread-self/net", names[i]));
-                states[i] = names[i].startsWith("udp") ? UDP_UNCONNECTED : TCP_LISTEN;
-            }
         } catch (IOException | RuntimeException e) {
             for (FileChannel f : files)
                 if (f != null)
                     f.close();
             throw e;
         }
-        return new ProcNetListeners(files, states);
+        return new ProcNetListeners(files, states, null, null, null);
+    }
+
+    /** A SockDiag that answers a dump for every name, or null (no socket, or a protocol it has no diagnostics for). */
+    private static SockDiag openDiag(int[] states, int[] families, int[] protocols) {
+        if (Boolean.getBoolean("penne.procfsListeners")) // to compare the two ways
+            return null;
+        SockDiag d;
+        try {
+            d = SockDiag.open();
+        } catch (RuntimeException e) {
+            return null;
+        }
+        for (int i = 0; i < states.length; i++) {
+            if (d.sockets(families[i], protocols[i], 1 << states[i], (port, inode) -> { }) < 0) {
+                d.close();
+                return null;
+            }
+        }
+        return d;
     }
 
     /** Over files already open (tests give files in the procfs format); {@code states[i]} is file i's. */
     public static ProcNetListeners of(FileChannel[] files, int[] states) {
-        return new ProcNetListeners(files.clone(), states.clone());
+        return new ProcNetListeners(files.clone(), states.clone(), null, null, null);
+    }
+
+    /** Whether the kernel's socket diagnostics answer the scans (else procfs is read). */
+    public boolean usesSockDiag() {
+        return diag != null;
     }
 
     /** One scan: sets in {@code ports} the local port of every matching socket that is not penne's. */
     public void scan(BitSet ports) {
         liveInodes.clear();
         boolean unknown = false;
-        for (int i = 0; i < files.length; i++)
-            unknown |= read(files[i], states[i], ports);
+        if (diag != null) {
+            scanFound = ports;
+            scanUnknown = false;
+            for (int i = 0; i < states.length; i++)
+                diag.sockets(families[i], protocols[i], 1 << states[i], visitor); // one that fails counts as empty
+            unknown = scanUnknown;
+            scanFound = null;
+        } else {
+            for (int i = 0; i < files.length; i++)
+                unknown |= read(files[i], states[i], ports);
+        }
         if (unknown)
             classify(ports);
         seen.keySet().retainAll(liveInodes);
@@ -103,6 +167,10 @@ public final class ProcNetListeners implements AutoCloseable {
 
     @Override
     public void close() {
+        if (diag != null) {
+            diag.close();
+            return;
+        }
         for (FileChannel f : files) {
             try {
                 f.close();
@@ -136,22 +204,25 @@ public final class ProcNetListeners implements AutoCloseable {
             int end = lineStart;
             while (end < len && text[end] != '\n')
                 end++;
-            if (!header && parseLine(lineStart, end, state)) {
-                long inode = parsedInode;
-                int port = parsedPort;
-                liveInodes.add(inode);
-                Boolean own = seen.get(inode);
-                if (own == null) {
-                    unknown = true; // classified after the files are read
-                    pendingPorts.put(inode, port);
-                } else if (!own) {
-                    found.set(port);
-                }
-            }
+            if (!header && parseLine(lineStart, end, state))
+                unknown |= socket(parsedPort, parsedInode, found);
             header = false;
             lineStart = end + 1;
         }
         return unknown;
+    }
+
+    /** A socket in the wanted state; @return whether it was not seen before (its owner is then unknown). */
+    private boolean socket(int port, long inode, BitSet found) {
+        liveInodes.add(inode);
+        Boolean own = seen.get(inode);
+        if (own == null) {
+            pendingPorts.put(inode, port); // classified once the scan is complete
+            return true;
+        }
+        if (!own)
+            found.set(port);
+        return false;
     }
 
     /**

@@ -1,4 +1,4 @@
-/** Linux system calls through JNA direct mapping, and the kernel feature probe. */
+/** Linux system calls through JNA direct mapping, and the kernel feature probe (0.3.0: SockDiag). */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("0.2.0")
+@org.osgi.annotation.versioning.Version("0.3.0")
 package io.penne.linux;

@@ -78,4 +78,50 @@ class ProcNetListenersTest {
             }
         }
     }
+
+    /**
+     * Socket diagnostics and procfs must see the same: another process's
+     * listening TCP sockets (IPv4, IPv6) and bound UDP socket count; its
+     * established TCP connection and connected UDP socket do not.
+     */
+    @Test
+    void socketDiagnosticsSeeWhatProcfsSees() throws Exception {
+        Process other = new ProcessBuilder("python3", "-c", String.join("\n",
+            "import socket, time",
+            "l4 = socket.socket(); l4.bind(('127.0.0.1', 0)); l4.listen()",
+            "l6 = socket.socket(socket.AF_INET6); l6.bind(('::1', 0)); l6.listen()",
+            "c = socket.create_connection(l4.getsockname()); a, _ = l4.accept()",
+            "u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.bind(('::', 0))",
+            "cu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); cu.connect(('127.0.0.1', 9))",
+            "print(l4.getsockname()[1], l6.getsockname()[1], u.getsockname()[1], c.getsockname()[1],"
+                + " cu.getsockname()[1], flush=True)",
+            "time.sleep(30)")).start();
+        try {
+            String[] p = new java.io.BufferedReader(new java.io.InputStreamReader(other.getInputStream())).readLine().trim()
+                .split(" ");
+            int l4 = Integer.parseInt(p[0]), l6 = Integer.parseInt(p[1]), udp = Integer.parseInt(p[2]);
+            int established = Integer.parseInt(p[3]), connectedUdp = Integer.parseInt(p[4]);
+            BitSet viaDiag = new BitSet(), viaProcfs = new BitSet();
+            try (ProcNetListeners d = ProcNetListeners.open("tcp", "tcp6", "udp", "udp6")) {
+                org.junit.jupiter.api.Assumptions.assumeTrue(d.usesSockDiag(), "the kernel has no tcp_diag/udp_diag");
+                d.scan(viaDiag);
+            }
+            System.setProperty("penne.procfsListeners", "true");
+            try (ProcNetListeners f = ProcNetListeners.open("tcp", "tcp6", "udp", "udp6")) {
+                assertFalse(f.usesSockDiag());
+                f.scan(viaProcfs);
+            } finally {
+                System.clearProperty("penne.procfsListeners");
+            }
+            for (int port : new int[] {l4, l6, udp})
+                assertTrue(viaDiag.get(port), port + " in " + viaDiag);
+            for (int port : new int[] {established, connectedUdp})
+                assertFalse(viaDiag.get(port), port + " in " + viaDiag);
+            // Other processes on the machine may open or close sockets between the two scans; compare ours.
+            for (int port : new int[] {l4, l6, udp, established, connectedUdp})
+                assertEquals(viaProcfs.get(port), viaDiag.get(port), "port " + port);
+        } finally {
+            other.destroyForcibly();
+        }
+    }
 }

@@ -202,8 +202,9 @@ public final class TcpHandler implements ProtocolHandler {
         }
         c.auto = new AutoForward(auto, c.nat.hasGuest(true), c.nat.hasGuest(false), io.penne.linux.Sysctl.ephemeralPorts(),
             new java.util.BitSet());
-        // The first scan runs on the loop as soon as it can rather than here, so starting up does not wait for it.
-        c.autoTask = inst.loop().schedule(0, () -> autoScan(c, inst));
+        // The first scan runs now, in attach: the command starts only once the handlers are attached
+        // (InstanceComponent), so, as with pasta, ports found now are forwarded before it runs.
+        autoScan(c, inst);
     }
 
     private void autoScan(Ctx c, Instance inst) {

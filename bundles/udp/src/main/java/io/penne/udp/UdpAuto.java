@@ -88,9 +88,9 @@ final class UdpAuto {
         if (toNs == null && toHost == null)
             return;
         c.auto = new UdpAuto(c, inst, toNs, nsSockets, toHost, hostSockets);
-        // The first scan runs on the loop as soon as it can, not in attach: starting up is not kept
-        // waiting for it (about 25 ms per direction, mostly code that has not been compiled yet).
-        c.auto.task = inst.loop().schedule(0, c.auto::scan);
+        // The first scan runs now, in attach, so that (as with pasta) the ports bound at this moment are
+        // forwarded before the command starts: it starts once the handlers are attached (InstanceComponent).
+        c.auto.scan();
     }
 
     private static void log(Instance inst, String what, Exception e) {
