@@ -206,6 +206,9 @@ public final class Main {
             return 127;
         }
         ProcessBuilder pb = new ProcessBuilder(CommandNamespaces.wrap(cmd, o.hostname)).inheritIO();
+        // As in the daemon case, shed startup garbage; before the command, not after: a full
+        // collection stops the loop thread too (15-20 ms), and the command's first packets would wait.
+        System.gc();
         Process p;
         try {
             p = ((java.util.function.Function<ProcessBuilder, Process>) service).apply(pb);
@@ -216,7 +219,6 @@ public final class Main {
         synchronized (child) {
             child[0] = p;
         }
-        System.gc(); // as in the daemon case: shed startup garbage while the command runs
         while (!p.waitFor(200, java.util.concurrent.TimeUnit.MILLISECONDS)) {
             if (rt.stopped()) { // stopped from the shell ("stop 0"): the command goes with its network
                 stopCommand(p);
