@@ -75,6 +75,7 @@ class LauncherIT {
         "-x                | invalid option -- 'x'",
         "--dns-forward=127.0.0.1 | invalid --dns-forward value '127.0.0.1': not a usable address",
         "-u 80-70          | option '-u': bad port spec '80-70'",
+        "-u %/80           | option '-u': bad port spec '%/80': '' is not an interface name",
         "-T 80,auto        | option '-T': bad port spec '80,auto': 'auto' combined with port ranges is not supported yet",
         "--no-splice --host-lo-to-ns-lo | option '--host-lo-to-ns-lo' is incompatible with '--no-splice'",
         "--splice-only --no-splice | option '--splice-only' is incompatible with '--no-splice'",

@@ -2,6 +2,7 @@ package io.penne.itest;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -337,6 +338,61 @@ class NamespaceUdpIT {
                 + "; echo first >&3; echo got $(timeout 5 head -n 1 <&3)"));
             assertEquals(0, r.status(), addr + ": " + r);
             assertTrue(r.out().contains("got first"), addr + ": " + r);
+        }
+    }
+
+    /**
+     * pasta's ADDRESS%INTERFACE/PORTS and %INTERFACE/PORTS (podman's
+     * "Interface-bound ... port forwarding" tests): -t and -u bound to the
+     * loopback interface forward (and translate the port), over IPv4 and
+     * IPv6; a port bound to the upstream interface alone refuses a client
+     * that comes through the loopback interface, so the binding took effect.
+     */
+    @Test
+    void portsBoundToAnInterface() throws Exception {
+        int port = FWD + 40, inside = FWD + 41, upstreamOnly = FWD + 42;
+        String upstream = Dist.run(30, List.of("sh", "-c", "ip -4 route show default | awk '{print $5; exit}'")).out().trim();
+        assumeTrue(!upstream.isEmpty(), "needs a default route");
+        Path out = tmp.resolve("ifbound.out");
+        String ns = String.join("\n",
+            "import socket, sys",
+            "l = socket.create_server(('', " + inside + "), family=socket.AF_INET6, dualstack_ipv6=True)",
+            "u4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u4.bind(('0.0.0.0', " + inside + "))",
+            "u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)",
+            "u6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); u6.bind(('::', " + inside + "))",
+            "print('READY', flush=True)",
+            "for _ in range(2):",
+            "    c, _ = l.accept(); print('TCP', c.recv(100).decode(), flush=True); c.close()",
+            "for u in (u4, u6):",
+            "    print('UDP', u.recv(100).decode(), flush=True)");
+        Process penne = new ProcessBuilder(Dist.penne("-t", "none", "-u", "none", "-T", "none", "-U", "none",
+            "-t", "127.0.0.1%lo/" + port + ":" + inside, "-t", "::1%lo/" + port + ":" + inside,
+            "-u", "127.0.0.1%lo/" + port + ":" + inside, "-u", "::1%lo/" + port + ":" + inside,
+            "-t", "%" + upstream + "/" + upstreamOnly, "--", "python3", "-c", ns))
+            .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        try {
+            waitFor(out, "READY", penne);
+            // While the command runs (it ends after the last datagram, and penne with it).
+            assertThrows(java.net.ConnectException.class, () -> new java.net.Socket("127.0.0.1", upstreamOnly).close(),
+                "-t %" + upstream + "/" + upstreamOnly + " must not take a client from the loopback interface");
+            for (String addr : new String[] {"127.0.0.1", "::1"}) {
+                try (java.net.Socket t = new java.net.Socket(addr, port)) {
+                    t.getOutputStream().write(("tcp " + addr).getBytes(StandardCharsets.UTF_8));
+                }
+                waitFor(out, "TCP tcp " + addr, penne);
+            }
+            for (String addr : new String[] {"127.0.0.1", "::1"}) {
+                try (java.net.DatagramSocket d = new java.net.DatagramSocket()) {
+                    byte[] b = ("udp " + addr).getBytes(StandardCharsets.UTF_8);
+                    d.send(new java.net.DatagramPacket(b, b.length, java.net.InetAddress.getByName(addr), port));
+                }
+                waitFor(out, "UDP udp " + addr, penne);
+            }
+            assertTrue(penne.waitFor(30, TimeUnit.SECONDS));
+            assertEquals(0, penne.exitValue(), Files.readString(out));
+        } finally {
+            if (penne.isAlive())
+                penne.destroyForcibly();
         }
     }
 

@@ -450,7 +450,15 @@ final class Options {
         int slash = v.lastIndexOf('/');
         if (slash >= 0) {
             String addr = v.substring(0, slash);
-            if (!addr.matches("\\d{1,3}(\\.\\d{1,3}){3}|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*"))
+            int percent = addr.indexOf('%'); // ADDRESS%INTERFACE or %INTERFACE: bound to that interface too
+            if (percent >= 0) {
+                String iface = addr.substring(percent + 1);
+                if (iface.isEmpty() || iface.length() > 15 || !iface.matches("[^/\\s%:]+"))
+                    throw badPorts(value, spelled, "'" + iface + "' is not an interface name");
+                addr = addr.substring(0, percent);
+            }
+            if (!(percent >= 0 && addr.isEmpty())
+                && !addr.matches("\\d{1,3}(\\.\\d{1,3}){3}|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*"))
                 throw badPorts(value, spelled, "'" + addr + "' is not an IP address");
             list = v.substring(slash + 1);
         }
@@ -655,7 +663,8 @@ final class Options {
             "                         (default: the gateway)",
             "      --no-map-gw        the gateway is not the host",
             "  -t, --tcp-ports SPEC   forward host TCP ports to the namespace: none,",
-            "                         80, 8000-8010, 8080:80, ~22, all, ADDR/PORTS;",
+            "                         80, 8000-8010, 8080:80, ~22, all, ADDR/PORTS,",
+            "                         ADDR%IF/PORTS, %IF/PORTS (bound to interface IF);",
             "                         comma-separated, may be repeated (see pasta(1));",
             "                         auto (the default): ports bound in the namespace",
             "  -T, --tcp-ns SPEC      forward namespace loopback TCP ports to the host's",

@@ -9,7 +9,8 @@ import java.util.List;
  * it (passt.1, "-t, --tcp-ports"):
  * <pre>
  *   none
- *   [ADDRESS/]ENTRY[,ENTRY]...
+ *   [ADDRESS[%INTERFACE]/]ENTRY[,ENTRY]...
+ *   %INTERFACE/ENTRY[,ENTRY]...
  *   ENTRY:  FIRST[-LAST][:TOFIRST[-TOLAST]]   include (and map) a range
  *           ~FIRST[-LAST]                      exclude a range (wins over includes)
  *           all                                every port not excluded
@@ -19,9 +20,11 @@ import java.util.List;
  * ({@code 8000-8010:9000} is {@code 8000-8010:9000-9010}). Overlapping
  * includes are refused, as pasta does. {@code auto} (alone or limiting
  * ranges) marks the spec for its user to forward only ports bound in the
- * namespace ({@link #isAuto}). Not supported (refused with a
- * message): {@code ADDRESS%INTERFACE}, a target address after
- * the colon.
+ * namespace ({@link #isAuto}). {@code %INTERFACE} binds the listening
+ * sockets to that interface too ({@code SO_BINDTODEVICE}, unprivileged
+ * since Linux 5.7), with or without an address ({@link #iface}). Not
+ * supported (refused with a message): a target address after the colon,
+ * an interface with {@code auto}.
  *
  * <p>With {@code all}, the user of the spec skips ports it cannot bind and
  * the host's ephemeral range, silently (pasta: "forward all unbound,
@@ -45,6 +48,8 @@ public final class PortSpec {
     private final String text;
     private final String address;
     private final long[] addressBits;
+    /** The interface after '%', or null. */
+    private final String iface;
     private final boolean all;
     /** {@code auto}: only ports bound in the namespace, found by scanning (pasta's default for -t). */
     private final boolean auto;
@@ -52,8 +57,10 @@ public final class PortSpec {
     private final char[] target;
     private final int count;
 
-    private PortSpec(String text, String address, long[] addressBits, boolean all, boolean auto, char[] target) {
+    private PortSpec(String text, String address, long[] addressBits, String iface, boolean all, boolean auto,
+                     char[] target) {
         this.text = text;
+        this.iface = iface;
         this.auto = auto;
         this.address = address;
         this.addressBits = addressBits;
@@ -74,24 +81,34 @@ public final class PortSpec {
         if (s.isEmpty())
             throw bad(spec, "empty");
         if (s.equals("none"))
-            return new PortSpec(s, null, null, false, false, new char[65536]);
-        String address = null;
+            return new PortSpec(s, null, null, null, false, false, new char[65536]);
+        String address = null, iface = null;
         long[] bits = null;
         int slash = s.lastIndexOf('/');
         String list = s;
         if (slash >= 0) {
             address = s.substring(0, slash);
             list = s.substring(slash + 1);
-            if (address.contains("%"))
-                throw bad(spec, "binding to an interface (ADDRESS%INTERFACE) is not supported yet");
-            if (address.isEmpty())
+            int percent = address.indexOf('%');
+            if (percent >= 0) {
+                iface = address.substring(percent + 1);
+                address = address.substring(0, percent);
+                // IFNAMSIZ is 16 with the terminating NUL; '/' and white space cannot be in a name.
+                if (iface.isEmpty() || iface.length() > 15 || !iface.matches("[^/\\s%:]+"))
+                    throw bad(spec, "'" + iface + "' is not an interface name");
+            }
+            if (address.isEmpty() && iface == null)
                 throw bad(spec, "empty address before '/'");
-            try {
-                if (!address.contains(":") && !address.matches("\\d{1,3}(\\.\\d{1,3}){3}"))
-                    throw new IllegalArgumentException(address);
-                bits = InetAddr.parse(address);
-            } catch (IllegalArgumentException e) {
-                throw bad(spec, "'" + address + "' is not an IP address");
+            if (address.isEmpty()) {
+                address = null; // %INTERFACE alone: any address on that interface
+            } else {
+                try {
+                    if (!address.contains(":") && !address.matches("\\d{1,3}(\\.\\d{1,3}){3}"))
+                        throw new IllegalArgumentException(address);
+                    bits = InetAddr.parse(address);
+                } catch (IllegalArgumentException e) {
+                    throw bad(spec, "'" + address + "' is not an IP address");
+                }
             }
         }
         if (list.isEmpty())
@@ -156,7 +173,9 @@ public final class PortSpec {
         for (int p = 1; p < 65536; p++)
             if (excluded[p])
                 target[p] = 0;
-        PortSpec ps = new PortSpec(s, address, bits, all, auto, target);
+        if (auto && iface != null)
+            throw bad(spec, "'auto' bound to an interface is not supported");
+        PortSpec ps = new PortSpec(s, address, bits, iface, all, auto, target);
         if (ps.count == 0)
             throw bad(spec, "every port is excluded");
         return ps;
@@ -229,6 +248,11 @@ public final class PortSpec {
     /** The address to bind, as given, or null for the wildcard addresses. */
     public String address() {
         return address;
+    }
+
+    /** The interface the listening sockets are bound to ({@code %INTERFACE}), or null for any. */
+    public String iface() {
+        return iface;
     }
 
     /** The address to bind as {hi, lo} ({@link InetAddr}), or null for the wildcard addresses. */

@@ -133,10 +133,31 @@ class PortSpecTest {
         assertTrue(!PortSpec.parse("80").isAuto());
     }
 
+    /** pasta's ADDRESS%INTERFACE/PORTS and %INTERFACE/PORTS (podman's "Interface-bound" tests use the first). */
+    @Test
+    void anInterfaceWithOrWithoutAnAddress() {
+        PortSpec a = PortSpec.parse("192.0.2.1%eth0/80");
+        assertEquals("192.0.2.1", a.address());
+        assertEquals("eth0", a.iface());
+        assertEquals(1, a.count());
+        assertEquals(80, a.target(80));
+        PortSpec b = PortSpec.parse("%lo/22-23:32-33");
+        assertEquals(null, b.address());
+        assertEquals(null, b.addressBits());
+        assertEquals("lo", b.iface());
+        assertEquals(33, b.target(23));
+        PortSpec c = PortSpec.parse("::1%lo/8000");
+        assertEquals("::1", c.address());
+        assertEquals("lo", c.iface());
+        assertEquals(null, PortSpec.parse("192.0.2.1/80").iface());
+        assertEquals("%lo/22-23:32-33", b.text());
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"", "abc", "80-70", "0", "65536", "70000", "80,", ",80", "80,,81", "8080:",
         ":80", "80-", "-80", "~", "~abc", "8000-8010:9000-9005", "65530-65535:65534", "80,80", "79-81,80",
-        "all,80", "all,all", "none,80", "auto,auto", "eth0%/80", "192.0.2.1%eth0/80", "/80", "1.2.3/80",
+        "all,80", "all,all", "none,80", "auto,auto", "eth0%/80", "%/80", "192.0.2.1%/80", "1.2.3%eth0/80",
+        "%eth0/auto", "%an-interface-name-too-long/80", "%eth 0/80", "/80", "1.2.3/80",
         "foo/80", "192.0.2.1/", "80:192.0.2.5/90", "80:192.0.2.5", "~1-65535", "8o", "+80", " 80 x"})
     void malformedSpecsAreRefusedNamingTheSpec(String spec) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PortSpec.parse(spec));

@@ -49,7 +49,7 @@ final class ForwardCheck {
                     boolean v4 = fam == 0;
                     if (bind != null ? InetAddr.isV4(bind[0], bind[1]) != v4 : !(v4 ? v4ok : v6ok))
                         continue;
-                    int r = tryListen(v4, bind, port, freebind, scratch);
+                    int r = tryListen(v4, bind, spec.iface(), port, freebind, scratch);
                     if (r < 0)
                         throw new IllegalArgumentException("-t " + spec.text() + ": cannot listen on "
                             + (v4 ? "IPv4" : "IPv6") + " TCP port " + port + ": " + Errno.describe(-r));
@@ -58,12 +58,13 @@ final class ForwardCheck {
         }
     }
 
-    private static int tryListen(boolean v4, long[] bind, int port, boolean freebind, NativeBuffer scratch) {
+    private static int tryListen(boolean v4, long[] bind, String iface, int port, boolean freebind,
+                                 NativeBuffer scratch) {
         int s = Sockets.tcp(v4 ? Sockets.AF_INET : Sockets.AF_INET6);
         if (s < 0)
             return v4 ? s : 0; // no IPv6 on this host: the handler will not forward IPv6 either
         try {
-            int r = Sockets.bindForwarded(s, v4, bind, port, freebind, scratch);
+            int r = Sockets.bindForwarded(s, v4, bind, iface, port, freebind, scratch);
             if (r == 0)
                 r = Sockets.listen(s, 1);
             return r;

@@ -304,7 +304,21 @@ public final class Sockets {
      * @return 0 or {@code -errno}
      */
     public static int bindForwarded(int fd, boolean v4, long[] bind, int port, boolean freebind, NativeBuffer scratch) {
-        int r = setReuseAddr(fd, true, scratch);
+        return bindForwarded(fd, v4, bind, null, port, freebind, scratch);
+    }
+
+    /**
+     * {@link #bindForwarded(int, boolean, long[], int, boolean, NativeBuffer)},
+     * first binding the socket to interface {@code iface} if not null
+     * ({@code SO_BINDTODEVICE}: pasta's {@code ADDRESS%INTERFACE/PORTS};
+     * unprivileged since Linux 5.7). A link-local address then needs no
+     * scope: the interface is the scope.
+     */
+    public static int bindForwarded(int fd, boolean v4, long[] bind, String iface, int port, boolean freebind,
+                                    NativeBuffer scratch) {
+        int r = iface == null ? 0 : bindToDevice(fd, iface, scratch);
+        if (r == 0)
+            r = setReuseAddr(fd, true, scratch);
         if (r == 0 && !v4)
             r = setInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, scratch);
         if (r == 0 && freebind && bind != null)
@@ -312,6 +326,18 @@ public final class Sockets {
         if (r == 0)
             r = v4 ? bind4(fd, bind == null ? 0 : (int) bind[1], port, scratch)
                 : bind6(fd, bind == null ? 0 : bind[0], bind == null ? 0 : bind[1], port, scratch);
+        return r;
+    }
+
+    /** {@code SO_BINDTODEVICE} to {@code iface} (at most 15 bytes, as IFNAMSIZ allows); 0 or {@code -errno}. */
+    public static int bindToDevice(int fd, String iface, NativeBuffer scratch) {
+        if (iface.isEmpty() || iface.length() > 15 || iface.length() * 3 + 1 > scratch.size())
+            return -Errno.EINVAL;
+        int len = Sys.putCString(scratch, 0, iface) + 1;
+        if (len > 16)
+            return -Errno.EINVAL;
+        int r = Sys.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, scratch.address(0, len), len);
+        scratch.keepAlive();
         return r;
     }
 

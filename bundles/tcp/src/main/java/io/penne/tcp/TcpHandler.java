@@ -213,7 +213,7 @@ public final class TcpHandler implements ProtocolHandler {
         int type = inst.eventType(EVENT_LISTEN);
         c.autoPorts.clear();
         c.autoScanner.scan(c.autoPorts);
-        c.auto.sync(c.autoPorts, (v4, bind, port, target) -> listenOne(c, inst, type, v4, bind, port, target),
+        c.auto.sync(c.autoPorts, (v4, bind, port, target) -> listenOne(c, inst, type, v4, bind, null, port, target),
             fd -> closeListener(inst, fd));
         c.autoTask = inst.loop().schedule(TimeUnit.SECONDS.toNanos(1), () -> autoScan(c, inst));
     }
@@ -250,7 +250,7 @@ public final class TcpHandler implements ProtocolHandler {
                     boolean v4 = fam == 0;
                     if (bind != null ? InetAddr.isV4(bind[0], bind[1]) != v4 : !c.nat.hasGuest(v4))
                         continue;
-                    int r = listenOne(c, inst, type, v4, bind, port, spec.target(port));
+                    int r = listenOne(c, inst, type, v4, bind, spec.iface(), port, spec.target(port));
                     if (r >= 0) {
                         bound++;
                     } else {
@@ -273,12 +273,13 @@ public final class TcpHandler implements ProtocolHandler {
         }
     }
 
-    /** One listening socket; its fd, or {@code -errno}. */
-    private int listenOne(Ctx c, Instance inst, int type, boolean v4, long[] bind, int port, int target) {
+    /** One listening socket, on interface {@code iface} if not null; its fd, or {@code -errno}. */
+    private int listenOne(Ctx c, Instance inst, int type, boolean v4, long[] bind, String iface, int port, int target) {
         int s = Sockets.tcp(v4 ? Sockets.AF_INET : Sockets.AF_INET6);
         if (s < 0)
             return s;
-        int r = s > EpollRef.MAX_FD ? -Errno.EMFILE : Sockets.bindForwarded(s, v4, bind, port, c.freebind, c.scratch);
+        int r = s > EpollRef.MAX_FD ? -Errno.EMFILE
+            : Sockets.bindForwarded(s, v4, bind, iface, port, c.freebind, c.scratch);
         if (r == 0)
             r = Sockets.listen(s, 128);
         if (r == 0)

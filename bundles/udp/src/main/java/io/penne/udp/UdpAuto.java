@@ -103,13 +103,13 @@ final class UdpAuto {
             ports.clear();
             nsSockets.scan(ports);
             toNs.sync(ports, (v4, bind, port, target) -> UdpHandler.register(c, inst,
-                UdpHandler.listenSocket(c.scratch, v4, bind, port, false), false, port, target), this::close);
+                UdpHandler.listenSocket(c.scratch, v4, bind, null, port, false), false, port, target), this::close);
         }
         if (toHost != null) {
             ports.clear();
             hostSockets.scan(ports);
             toHost.sync(ports, (v4, bind, port, target) -> UdpHandler.register(c, inst,
-                inst.namespace().call(() -> UdpHandler.nsListenSocket(NativeBuffer.forThread(), v4, port)), true, port,
+                inst.namespace().call(() -> UdpHandler.nsListenSocket(NativeBuffer.forThread(), v4, port, null)), true, port,
                 target), this::close);
         }
         task = inst.loop().schedule(TimeUnit.SECONDS.toNanos(1), this::scan);

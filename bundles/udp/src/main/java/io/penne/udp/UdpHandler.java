@@ -253,7 +253,7 @@ public final class UdpHandler implements ProtocolHandler {
                     int[] out = new int[want.size()];
                     for (int i = 0; i < out.length; i++) {
                         int[] w = want.get(i);
-                        out[i] = nsListenSocket(s, w[0] == 1, w[1]);
+                        out[i] = nsListenSocket(s, w[0] == 1, w[1], spec.iface());
                     }
                     return out;
                 });
@@ -261,7 +261,7 @@ public final class UdpHandler implements ProtocolHandler {
             } else {
                 for (int i = 0; i < fds.length; i++) {
                     int[] w = want.get(i);
-                    fds[i] = listenSocket(c.scratch, w[0] == 1, bind, w[1], c.freebind);
+                    fds[i] = listenSocket(c.scratch, w[0] == 1, bind, spec.iface(), w[1], c.freebind);
                 }
             }
             int bound = 0, failed = 0;
@@ -322,17 +322,18 @@ public final class UdpHandler implements ProtocolHandler {
         Sys.close(fd);
     }
 
-    /** A listening socket on the namespace's loopback (for -U); call on the namespace's thread. */
-    static int nsListenSocket(NativeBuffer scratch, boolean v4, int port) {
+    /** A listening socket on the namespace's loopback (for -U), on {@code iface} if not null; call on the namespace's thread. */
+    static int nsListenSocket(NativeBuffer scratch, boolean v4, int port, String iface) {
         return listenSocket(scratch, v4, v4 ? new long[] {InetAddr.V4_HI, InetAddr.v4Lo(Sockets.LOOPBACK4)}
-            : new long[] {0, 1}, port, false);
+            : new long[] {0, 1}, iface, port, false);
     }
 
     /**
-     * A bound, non-blocking UDP socket for a forwarded port; its fd or {@code -errno}. With
-     * {@code freebind} (pasta's --freebind) an explicit {@code bind} address need not be the host's yet.
+     * A bound, non-blocking UDP socket for a forwarded port, on interface {@code iface} if not null
+     * (pasta's ADDRESS%INTERFACE); its fd or {@code -errno}. With {@code freebind} (pasta's
+     * --freebind) an explicit {@code bind} address need not be the host's yet.
      */
-    static int listenSocket(NativeBuffer scratch, boolean v4, long[] bind, int port, boolean freebind) {
+    static int listenSocket(NativeBuffer scratch, boolean v4, long[] bind, String iface, int port, boolean freebind) {
         int s = Sockets.udp(v4 ? Sockets.AF_INET : Sockets.AF_INET6);
         if (s < 0)
             return s;
@@ -340,7 +341,7 @@ public final class UdpHandler implements ProtocolHandler {
         if (r == 0)
             Sockets.setBuffers(s, SOCK_BUFFER, scratch);
         if (r == 0)
-            r = Sockets.bindForwarded(s, v4, bind, port, freebind, scratch);
+            r = Sockets.bindForwarded(s, v4, bind, iface, port, freebind, scratch);
         if (r < 0) {
             Sys.close(s);
             return r;

@@ -125,7 +125,7 @@ final class NsListeners {
                     wanted.add(new int[] {port, spec.target(port), four ? 1 : 0});
                 }
             }
-            int[] fds = open(wanted, bind);
+            int[] fds = open(wanted, bind, spec.iface());
             int bound = 0, failed = 0;
             String firstError = null;
             for (int i = 0; i < fds.length; i++) {
@@ -162,9 +162,10 @@ final class NsListeners {
     /**
      * Opens listening sockets in the namespace, one hand-off for all of them:
      * for each {@code {port, target, family4}}, on {@code bind} or the
-     * loopback address of the family. Returns an fd or {@code -errno} each.
+     * loopback address of the family, on interface {@code iface} if not null.
+     * Returns an fd or {@code -errno} each.
      */
-    private int[] open(List<int[]> wanted, long[] bind) {
+    private int[] open(List<int[]> wanted, long[] bind, String iface) {
         GuestNamespace ns = inst.namespace();
         if (ns == null || wanted.isEmpty())
             return new int[0];
@@ -175,7 +176,9 @@ final class NsListeners {
                 int[] w = wanted.get(i);
                 boolean four = w[2] == 1;
                 int s = Sockets.tcp(four ? Sockets.AF_INET : Sockets.AF_INET6);
-                int r = s < 0 ? s : Sockets.setReuseAddr(s, true, b);
+                int r = s < 0 ? s : iface == null ? 0 : Sockets.bindToDevice(s, iface, b);
+                if (r >= 0)
+                    r = Sockets.setReuseAddr(s, true, b);
                 if (r >= 0 && !four)
                     r = Sockets.setInt(s, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 1, b);
                 if (r >= 0)
@@ -258,7 +261,7 @@ final class NsListeners {
                     wanted.add(new int[] {port, port, 0});
                 auto.put(port, new int[] {-1, -1});
             }
-            int[] fds = open(wanted, null);
+            int[] fds = open(wanted, null, null);
             for (int i = 0; i < fds.length; i++) {
                 int[] w = wanted.get(i);
                 if (fds[i] >= 0 && register(fds[i], w[1]) >= 0)
