@@ -14,10 +14,11 @@ import java.util.stream.Stream;
 
 /**
  * The ports that something other than penne listens on (TCP) or is bound to
- * without a peer (UDP) in one network namespace, read from its
- * {@code /proc/net/tcp}, {@code tcp6}, {@code udp} and {@code udp6}: what
- * pasta's {@code auto} port forwarding follows (passt's
- * {@code procfs_scan_listen()}).
+ * without a peer (UDP) in one network namespace, the sockets its
+ * {@code /proc/net/tcp}, {@code tcp6}, {@code udp} and {@code udp6} list:
+ * what pasta's {@code auto} port forwarding follows (passt's
+ * {@code procfs_scan_listen()}). The name stays from when procfs was the
+ * only way; socket diagnostics come first now.
  *
  * <p><b>Theory of operation.</b> {@link #open} is called once on a thread
  * inside the namespace. It asks the kernel through {@link SockDiag}
