@@ -391,8 +391,9 @@ class NamespaceUdpIT {
             assertTrue(penne.waitFor(30, TimeUnit.SECONDS));
             assertEquals(0, penne.exitValue(), Files.readString(out));
         } finally {
-            if (penne.isAlive())
-                penne.destroyForcibly();
+            // After a failed assertion the command still waits; like pasta's, it would outlive a killed penne.
+            penne.descendants().forEach(ProcessHandle::destroyForcibly);
+            penne.destroyForcibly();
         }
     }
 
