@@ -159,6 +159,10 @@ final class NsListeners {
         return fd;
     }
 
+    /** Where -T listens in the namespace when its spec names no address. */
+    private static final long[] LOOPBACK4 = {InetAddr.V4_HI, InetAddr.v4Lo(Sockets.LOOPBACK4)};
+    private static final long[] LOOPBACK6 = {Sockets.LOOPBACK6_HI, Sockets.LOOPBACK6_LO};
+
     /**
      * Opens listening sockets in the namespace, one hand-off for all of them:
      * for each {@code {port, target, family4}}, on {@code bind} or the
@@ -176,15 +180,8 @@ final class NsListeners {
                 int[] w = wanted.get(i);
                 boolean four = w[2] == 1;
                 int s = Sockets.tcp(four ? Sockets.AF_INET : Sockets.AF_INET6);
-                int r = s < 0 ? s : iface == null ? 0 : Sockets.bindToDevice(s, iface, b);
-                if (r >= 0)
-                    r = Sockets.setReuseAddr(s, true, b);
-                if (r >= 0 && !four)
-                    r = Sockets.setInt(s, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 1, b);
-                if (r >= 0)
-                    r = four ? Sockets.bind4(s, bind == null ? Sockets.LOOPBACK4 : InetAddr.v4(bind[1]), w[0], b)
-                        : Sockets.bind6(s, bind == null ? Sockets.LOOPBACK6_HI : bind[0],
-                            bind == null ? Sockets.LOOPBACK6_LO : bind[1], w[0], b);
+                long[] at = bind != null ? bind : four ? LOOPBACK4 : LOOPBACK6;
+                int r = s < 0 ? s : Sockets.bindForwarded(s, four, at, iface, w[0], false, b);
                 if (r >= 0)
                     r = Sockets.listen(s, 128);
                 if (r < 0 && s >= 0)
