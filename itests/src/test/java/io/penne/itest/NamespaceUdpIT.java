@@ -362,16 +362,18 @@ class NamespaceUdpIT {
             "u6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); u6.bind(('::', " + inside + "))",
             "print('READY', flush=True)",
             "for _ in range(2):",
-            "    c, _ = l.accept(); print('TCP', c.recv(100).decode(), flush=True); c.close()",
+            "    c, peer = l.accept(); print('ACCEPTED', peer[0], flush=True)",
+            "    print('TCP', c.recv(100).decode(), flush=True); c.close()",
             "for u in (u4, u6):",
             "    print('UDP', u.recv(100).decode(), flush=True)");
-        Process penne = new ProcessBuilder(Dist.penne("-t", "none", "-u", "none", "-T", "none", "-U", "none",
-            "-t", "127.0.0.1%lo/" + port + ":" + inside, "-t", "::1%lo/" + port + ":" + inside,
+        Path ctl = tmp.resolve("ifbound.sock");
+        Process penne = new ProcessBuilder(Dist.penne("-c", ctl.toString(), "-t", "none", "-u", "none", "-T", "none",
+            "-U", "none", "-t", "127.0.0.1%lo/" + port + ":" + inside, "-t", "::1%lo/" + port + ":" + inside,
             "-u", "127.0.0.1%lo/" + port + ":" + inside, "-u", "::1%lo/" + port + ":" + inside,
             "-t", "%" + upstream + "/" + upstreamOnly, "--", "python3", "-c", ns))
             .redirectErrorStream(true).redirectOutput(out.toFile()).start();
         try {
-            waitFor(out, "READY", penne);
+            waitFor(out, "READY", penne, ctl);
             // While the command runs (it ends after the last datagram, and penne with it).
             assertThrows(java.net.ConnectException.class, () -> new java.net.Socket("127.0.0.1", upstreamOnly).close(),
                 "-t %" + upstream + "/" + upstreamOnly + " must not take a client from the loopback interface");
@@ -379,14 +381,14 @@ class NamespaceUdpIT {
                 try (java.net.Socket t = new java.net.Socket(addr, port)) {
                     t.getOutputStream().write(("tcp " + addr).getBytes(StandardCharsets.UTF_8));
                 }
-                waitFor(out, "TCP tcp " + addr, penne);
+                waitFor(out, "TCP tcp " + addr, penne, ctl);
             }
             for (String addr : new String[] {"127.0.0.1", "::1"}) {
                 try (java.net.DatagramSocket d = new java.net.DatagramSocket()) {
                     byte[] b = ("udp " + addr).getBytes(StandardCharsets.UTF_8);
                     d.send(new java.net.DatagramPacket(b, b.length, java.net.InetAddress.getByName(addr), port));
                 }
-                waitFor(out, "UDP udp " + addr, penne);
+                waitFor(out, "UDP udp " + addr, penne, ctl);
             }
             assertTrue(penne.waitFor(30, TimeUnit.SECONDS));
             assertEquals(0, penne.exitValue(), Files.readString(out));
@@ -418,6 +420,11 @@ class NamespaceUdpIT {
     }
 
     private static void waitFor(Path out, String line, Process penne) throws Exception {
+        waitFor(out, line, penne, null);
+    }
+
+    /** As above; on failure the message also carries penne's counters and flows from control socket {@code ctl}. */
+    private static void waitFor(Path out, String line, Process penne, Path ctl) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < deadline) {
             if (Files.exists(out) && Files.readString(out).contains(line + "\n"))
@@ -426,7 +433,11 @@ class NamespaceUdpIT {
                 break;
             Thread.sleep(100);
         }
-        throw new AssertionError("no " + line + ": " + (Files.exists(out) ? Files.readString(out) : "(no output)"));
+        String seen = Files.exists(out) ? Files.readString(out) : "(no output)";
+        if (ctl != null && penne.isAlive())
+            seen += Dist.run(30, Dist.ctl(ctl.toString(), "penne:flows")).out()
+                + Dist.run(30, Dist.ctl(ctl.toString(), "penne:stats")).out();
+        throw new AssertionError("no " + line + " (penne " + (penne.isAlive() ? "running" : "gone") + "): " + seen);
     }
 
     @Test
