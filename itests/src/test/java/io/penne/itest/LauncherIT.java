@@ -262,6 +262,30 @@ class LauncherIT {
     }
 
     /**
+     * As pasta ("Can't open enough sockets for port specifier"): forwards that need more
+     * listening sockets than the open-files limit allows stop penne at start with a message
+     * naming the spec and the limit, instead of taking every descriptor (penne then could not
+     * even start its command); forwards that fit under the same limit run.
+     */
+    @Test
+    void forwardsBeyondTheOpenFilesLimitAreRefusedAtStart() throws Exception {
+        String penne = Dist.penne("-t", "~22", "-u", "none", "--", "echo", "ran").stream()
+            .map(a -> "'" + a + "'").collect(Collectors.joining(" "));
+        Dist.Result r = Dist.run(60, List.of("sh", "-c", "ulimit -n 3000 && exec " + penne));
+        assertEquals(1, r.status(), r.toString());
+        assertTrue(r.err().contains("cannot open enough sockets for the forwarded ports (-t ~22)")
+            && r.err().contains("limit (RLIMIT_NOFILE, 'ulimit -n') of 3000"), r.toString());
+        assertEquals(1, r.err().lines().filter(l -> l.contains("cannot open enough sockets")).count(), "said once: " + r);
+        assertFalse(r.out().contains("ran"), r.toString());
+        // 600 ports for TCP and UDP, both families: 2400 sockets, within the same limit.
+        penne = Dist.penne("-t", "20000-20599", "-u", "20000-20599", "--", "echo", "ran").stream()
+            .map(a -> "'" + a + "'").collect(Collectors.joining(" "));
+        r = Dist.run(60, List.of("sh", "-c", "ulimit -n 3000 && exec " + penne));
+        assertEquals(0, r.status(), r.toString());
+        assertTrue(r.out().contains("ran"), r.toString());
+    }
+
+    /**
      * pasta's --freebind: a -t or -u address the host does not have is refused at start, unless
      * --freebind, and then the forward is there once the host gets the address.
      */
