@@ -533,6 +533,70 @@ class NamespaceSpliceIT {
         }
     }
 
+    /**
+     * Out of descriptors (a low open-files limit and many clients at once): penne
+     * neither spins on the listening socket whose accept() fails with EMFILE nor
+     * drops the clients waiting in its backlog; once connections end and free
+     * descriptors, every waiting client is served.
+     */
+    @Test
+    void clientsBeyondTheOpenFilesLimitWaitAndAreServedWithoutSpinning() throws Exception {
+        int port = 6231, clients = 150;
+        Path sock = tmp.resolve("ctl.sock");
+        Path py = script("ns.py", String.join("\n",
+            "n = [0]",
+            "def serve(c):",
+            "    while c.recv(100): pass",
+            "    c.close(); n[0] += 1; print('served', n[0], flush=True)",
+            "l = socket.create_server(('', " + port + "), family=socket.AF_INET6, dualstack_ipv6=True, backlog=1024)",
+            "print('READY', flush=True)",
+            "while True:",
+            "    c, _ = l.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()",
+            ""));
+        String penne = Dist.penne("-c", sock.toString(), "-t", String.valueOf(port), "-u", "none", "-T", "none",
+            "-U", "none", "--", "python3", py.toString()).stream().map(a -> "'" + a + "'")
+            .collect(java.util.stream.Collectors.joining(" "));
+        // About 300 descriptors are the JVM's own; each spliced connection takes four more.
+        Process p = new ProcessBuilder("sh", "-c", "ulimit -n 700 && exec " + penne).redirectErrorStream(true)
+            .redirectOutput(tmp.resolve("penne.out").toFile()).start();
+        List<Socket> open = new java.util.ArrayList<>();
+        try {
+            long ready = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!Files.readString(tmp.resolve("penne.out")).contains("READY\n") && System.nanoTime() < ready)
+                Thread.sleep(100);
+            long pid = Dist.pennePids(sock.toString()).get(0);
+            for (int i = 0; i < clients; i++)
+                open.add(new Socket("127.0.0.1", port));
+            Thread.sleep(1000);
+            long cpu0 = cpuTicks(pid);
+            Thread.sleep(2000);
+            long spent = cpuTicks(pid) - cpu0;
+            String stats = Dist.run(30, Dist.ctl(sock.toString(), "penne:stats")).out();
+            assertTrue(stat(stats, "tcp.accept.no_descriptor") > 0, "the limit was reached: " + stats);
+            assertTrue(spent < 50, "penne used " + spent + " ticks of CPU in 2 s while clients waited: " + stats);
+            for (Socket s : open)
+                s.close();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!Files.readString(tmp.resolve("penne.out")).contains("served " + clients + "\n")
+                && System.nanoTime() < deadline)
+                Thread.sleep(200);
+            assertTrue(Files.readString(tmp.resolve("penne.out")).contains("served " + clients + "\n"),
+                "every waiting client served: " + Dist.run(30, Dist.ctl(sock.toString(), "penne:stats")).out());
+        } finally {
+            for (Socket s : open)
+                s.close();
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+    }
+
+    /** User and system CPU time of a process, in clock ticks (usually 1/100 s). */
+    private static long cpuTicks(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
+
     /** The flow count once it reached 0, or the last one seen within 10 s. */
     private static int flowsAfterDraining(Path sock) throws Exception {
         int n = -1;

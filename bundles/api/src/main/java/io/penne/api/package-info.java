@@ -4,5 +4,5 @@
  * service interface, and the counters registry.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("0.5.0")
+@org.osgi.annotation.versioning.Version("0.6.0")
 package io.penne.api;

@@ -6,6 +6,7 @@ import io.penne.api.EpollRef;
 import io.penne.api.EventLoop;
 import io.penne.api.GuestDevice;
 import io.penne.api.Instance;
+import io.penne.api.ListenerPause;
 import io.penne.api.PacketBatch;
 import io.penne.api.PortSpec;
 import io.penne.api.ProtocolHandler;
@@ -214,11 +215,12 @@ public final class TcpHandler implements ProtocolHandler {
         c.autoPorts.clear();
         c.autoScanner.scan(c.autoPorts);
         c.auto.sync(c.autoPorts, (v4, bind, port, target) -> listenOne(c, inst, type, v4, bind, null, port, target),
-            fd -> closeListener(inst, fd));
+            fd -> closeListener(c, inst, fd));
         c.autoTask = inst.loop().schedule(TimeUnit.SECONDS.toNanos(1), () -> autoScan(c, inst));
     }
 
-    private static void closeListener(Instance inst, int fd) {
+    private static void closeListener(Ctx c, Instance inst, int fd) {
+        c.paused.forget(fd);
         inst.loop().unregister(fd);
         Sys.close(fd);
     }
@@ -302,6 +304,12 @@ public final class TcpHandler implements ProtocolHandler {
         int s = Sockets.accept(EpollRef.fd(ref), c.addr);
         if (s == -Errno.EAGAIN || s == -Errno.EWOULDBLOCK)
             return;
+        if (ListenerPause.outOfDescriptors(s)) {
+            // The client stays in the backlog; retried once descriptors may be free (no spinning meanwhile).
+            c.inc(c.cAcceptNoFd);
+            c.paused.pause(EpollRef.fd(ref), ref);
+            return;
+        }
         if (s < 0) {
             c.inc(c.cSockErrors);
             return;
@@ -453,9 +461,11 @@ public final class TcpHandler implements ProtocolHandler {
         Ctx c = contexts.remove(instance);
         if (c == null)
             return;
+        // Listening sockets stay for an adopting handler: watched, whatever the open-files limit says now.
+        c.paused.resumeAll();
         if (c.auto != null) {
             instance.loop().cancel(c.autoTask);
-            c.auto.closeAll(fd -> closeListener(instance, fd));
+            c.auto.closeAll(fd -> closeListener(c, instance, fd));
             c.auto = null;
             c.autoScanner.close();
         }
@@ -1577,6 +1587,8 @@ public final class TcpHandler implements ProtocolHandler {
         ProcNetListeners autoScanner;
         final java.util.BitSet autoPorts = new java.util.BitSet(65536);
         long autoTask;
+        /** Listening sockets unwatched for a moment after accept() found no free descriptor. */
+        final ListenerPause paused;
         /** Send buffer size seen by the last {@link #windowToTap}, {@code Long.MAX_VALUE} if unknown. */
         long lastSndbuf = Long.MAX_VALUE;
         int[] watch = new int[1024], watchNext = new int[1024];
@@ -1589,7 +1601,7 @@ public final class TcpHandler implements ProtocolHandler {
             cBadSyn, cDupSyn, cBadAck, cBadOption, cBadDst, cEarly, cOutOfOrder, cAfterFin, cPartialSend,
             cFastRetransmit, cRetransmitTimeout, cTimeouts, cSockErrors, cStale, cTableFull,
             cAccepted, cInboundEstablished, cNoGuestAddr, cNoDevice, cOutboundBind, cInboundClash, cListenFailed,
-            cSynRetransmit, cWindowProbe, cInactive, cKeepaliveToTap, cKeepaliveFromTap;
+            cSynRetransmit, cWindowProbe, cInactive, cKeepaliveToTap, cKeepaliveFromTap, cAcceptNoFd;
 
         Ctx(Instance inst) {
             counters = inst.counters();
@@ -1638,6 +1650,8 @@ public final class TcpHandler implements ProtocolHandler {
             cOutboundBind = counters.register("tcp.outbound_bind_failed");
             cInboundClash = counters.register("tcp.refused.tuple_in_use");
             cListenFailed = counters.register("tcp.listen.failed");
+            cAcceptNoFd = counters.register("tcp.accept.no_descriptor");
+            paused = new ListenerPause(inst.loop(), EventLoop.EPOLLIN);
             cSynRetransmit = counters.register("tcp.retransmit.syn");
             cWindowProbe = counters.register("tcp.window_probe");
             cInactive = counters.register("tcp.conn.inactive");

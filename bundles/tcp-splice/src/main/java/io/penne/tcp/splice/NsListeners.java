@@ -4,6 +4,7 @@ import io.penne.api.EpollRef;
 import io.penne.api.EventLoop;
 import io.penne.api.GuestNamespace;
 import io.penne.api.Instance;
+import io.penne.api.ListenerPause;
 import io.penne.api.PortSpec;
 import io.penne.api.flow.InetAddr;
 import io.penne.linux.Errno;
@@ -63,9 +64,12 @@ final class NsListeners {
     /** The auto scanner: reads /proc off the loop thread, hands changes to the loop. */
     private Thread scanner;
     private volatile boolean stopped;
+    /** The handler's paused listeners: a socket closed here must not be resumed later. */
+    private final ListenerPause paused;
 
-    NsListeners(Instance inst, int listenType, boolean v4, boolean v6) {
+    NsListeners(Instance inst, int listenType, boolean v4, boolean v6, ListenerPause paused) {
         this.inst = inst;
+        this.paused = paused;
         this.listenType = listenType;
         this.v4 = v4;
         this.v6 = v6;
@@ -245,6 +249,7 @@ final class NsListeners {
             for (Integer port : gone)
                 for (int fd : auto.remove(port))
                     if (fd >= 0) {
+                        paused.forget(fd);
                         inst.loop().unregister(fd);
                         Sys.close(fd);
                     }

@@ -4,6 +4,7 @@ import io.penne.api.Counters;
 import io.penne.api.EpollRef;
 import io.penne.api.EventLoop;
 import io.penne.api.Instance;
+import io.penne.api.ListenerPause;
 import io.penne.api.ProtocolHandler;
 import io.penne.api.flow.Flow;
 import io.penne.api.flow.FlowSide;
@@ -106,6 +107,8 @@ public final class SpliceHandler implements ProtocolHandler {
     public void detach(Instance instance) {
         Ctx c = contexts.remove(instance);
         if (c != null) {
+            // The listening sockets stay for an adopting handler: watched, whatever the limit says now.
+            c.paused.resumeAll();
             c.listeners.stop();
             c.pools.close();
         }
@@ -378,6 +381,12 @@ public final class SpliceHandler implements ProtocolHandler {
             int s = Sockets.accept(lfd, a);
             if (s == -Errno.EAGAIN)
                 return;
+            if (ListenerPause.outOfDescriptors(s)) {
+                // The client waits in the backlog until descriptors may be free; no spinning meanwhile.
+                c.inc(c.cAcceptNoFd);
+                c.paused.pause(lfd, ref);
+                return;
+            }
             if (s < 0) {
                 c.inc(c.cSockErrors);
                 return;
@@ -500,7 +509,9 @@ public final class SpliceHandler implements ProtocolHandler {
         boolean refillQueued;
         final Runnable refillTask;
         final int cAccepted, cEstablished, cConnectFailed, cReset, cFreed, cSockErrors, cStale, cRefused, cHupWait,
-            cNotLoopback, cTableFull;
+            cNotLoopback, cTableFull, cAcceptNoFd;
+        /** Listening sockets unwatched for a moment after accept() found no free descriptor. */
+        final ListenerPause paused;
 
         Ctx(Instance inst) {
             counters = inst.counters();
@@ -511,7 +522,8 @@ public final class SpliceHandler implements ProtocolHandler {
             // Namespace sockets connect to the guest's address: only for the families it has one of.
             pools = new Pools(inst.namespace(), inst.properties().get("guest.address4") != null,
                 inst.properties().get("guest.address6") != null, counters);
-            listeners = new NsListeners(inst, listenType, v4, v6);
+            paused = new ListenerPause(inst.loop(), EventLoop.EPOLLIN);
+            listeners = new NsListeners(inst, listenType, v4, v6, paused);
             refillTask = () -> {
                 refillQueued = false;
                 try {
@@ -532,6 +544,7 @@ public final class SpliceHandler implements ProtocolHandler {
             cRefused = counters.register("splice.refused");
             cNotLoopback = counters.register("splice.refused.not_loopback");
             cTableFull = counters.register("splice.drop.table_full");
+            cAcceptNoFd = counters.register("splice.accept.no_descriptor");
         }
 
         void inc(int id) {
