@@ -89,4 +89,11 @@ final class Dist {
         });
         return pids;
     }
+
+    /** User and system CPU time of a process, in clock ticks (usually 1/100 s). */
+    static long cpuTicks(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
 }

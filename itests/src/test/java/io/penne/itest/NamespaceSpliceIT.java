@@ -568,9 +568,9 @@ class NamespaceSpliceIT {
             for (int i = 0; i < clients; i++)
                 open.add(new Socket("127.0.0.1", port));
             Thread.sleep(1000);
-            long cpu0 = cpuTicks(pid);
+            long cpu0 = Dist.cpuTicks(pid);
             Thread.sleep(2000);
-            long spent = cpuTicks(pid) - cpu0;
+            long spent = Dist.cpuTicks(pid) - cpu0;
             String stats = Dist.run(30, Dist.ctl(sock.toString(), "penne:stats")).out();
             assertTrue(stat(stats, "tcp.accept.no_descriptor") > 0, "the limit was reached: " + stats);
             assertTrue(spent < 50, "penne used " + spent + " ticks of CPU in 2 s while clients waited: " + stats);
@@ -588,13 +588,6 @@ class NamespaceSpliceIT {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();
         }
-    }
-
-    /** User and system CPU time of a process, in clock ticks (usually 1/100 s). */
-    private static long cpuTicks(long pid) throws IOException {
-        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
     }
 
     /** The flow count once it reached 0, or the last one seen within 10 s. */

@@ -399,6 +399,51 @@ class NamespaceUdpIT {
         }
     }
 
+    /**
+     * Out of descriptors: a namespace that opens UDP flows to 2,000 host ports under a low
+     * open-files limit takes every descriptor penne has (each flow holds a socket until it
+     * expires). Datagrams that find none are dropped and counted; a control client that
+     * arrives meanwhile waits, and penne neither spins (the control socket's accept once
+     * failed in a loop at full CPU, logging each failure) nor says it more than once.
+     */
+    @Test
+    void runningOutOfDescriptorsNeitherSpinsNorFloodsTheLog() throws Exception {
+        Path out = tmp.resolve("nofd.out");
+        Path ctl = tmp.resolve("nofd.sock");
+        String ns = String.join("\n",
+            "import socket, subprocess, time",
+            "gw = subprocess.check_output(\"ip -4 route show default | awk '{print $3}'\", shell=True).decode().strip()",
+            "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+            "for p in range(30000, 32000): u.sendto(b'x', (gw, p))",
+            "print('FLOODED', flush=True)",
+            "time.sleep(60)");
+        String penne = Dist.penne("-c", ctl.toString(), "-t", "none", "-u", "none", "-T", "none", "-U", "none", "--",
+            "python3", "-c", ns).stream().map(a -> "'" + a.replace("'", "'\\''") + "'")
+            .collect(java.util.stream.Collectors.joining(" "));
+        Process p = new ProcessBuilder("sh", "-c", "ulimit -n 700 && exec " + penne).redirectErrorStream(true)
+            .redirectOutput(out.toFile()).start();
+        Process client = null;
+        try {
+            waitFor(out, "FLOODED", p);
+            long pid = Dist.pennePids(ctl.toString()).get(0);
+            client = new ProcessBuilder(Dist.ctl(ctl.toString(), "penne:stats")).redirectErrorStream(true).start();
+            Thread.sleep(1000);
+            long cpu0 = Dist.cpuTicks(pid);
+            Thread.sleep(2000);
+            long spent = Dist.cpuTicks(pid) - cpu0;
+            String text = Files.readString(out);
+            long said = text.lines().filter(l -> l.contains("control socket accept failed")).count();
+            assertEquals(1, said, "the failed accept said once: " + text);
+            assertTrue(spent < 50, "penne used " + spent + " ticks of CPU in 2 s without descriptors: " + text);
+            assertTrue(p.isAlive(), text);
+        } finally {
+            if (client != null)
+                client.destroyForcibly();
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+    }
+
     /** Sends {@code text} to {@code addr}:{@code port} every 200 ms until the answer comes (10 s at most). */
     private static String roundTrip(String addr, int port, String text) throws IOException {
         java.net.InetAddress a = java.net.InetAddress.getByName(addr);

@@ -125,18 +125,33 @@ public final class ControlSocket {
         }
     }
 
+    /** Pause after a failed accept: the error (say, no free descriptor) would otherwise repeat at once, forever. */
+    private static final long ACCEPT_RETRY_MILLIS = 100;
+
     private void acceptLoop() {
+        boolean failing = false;
         while (open) {
             try {
                 SocketChannel c = server.accept();
+                failing = false;
                 Thread t = new Thread(() -> serve(c), "penne-control-session");
                 t.setDaemon(true);
                 t.start();
             } catch (ClosedChannelException e) {
                 return;
             } catch (IOException e) {
-                if (open)
-                    LOG.log(Level.WARNING, "control socket accept failed", e);
+                if (!open)
+                    return;
+                // Said once per run of failures; the client waits in the backlog meanwhile.
+                if (!failing)
+                    LOG.log(Level.WARNING, "control socket accept failed, retrying every " + ACCEPT_RETRY_MILLIS
+                        + " ms: " + e.getMessage());
+                failing = true;
+                try {
+                    Thread.sleep(ACCEPT_RETRY_MILLIS);
+                } catch (InterruptedException ie) {
+                    return;
+                }
             }
         }
     }
