@@ -402,9 +402,10 @@ class NamespaceUdpIT {
     /**
      * Out of descriptors: a namespace that opens UDP flows to 2,000 host ports under a low
      * open-files limit takes every descriptor penne has (each flow holds a socket until it
-     * expires). Datagrams that find none are dropped and counted; a control client that
-     * arrives meanwhile waits, and penne neither spins (the control socket's accept once
-     * failed in a loop at full CPU, logging each failure) nor says it more than once.
+     * expires; datagrams that find none are dropped, counted in udp.drop.socket). A
+     * control client that arrives meanwhile waits, and penne neither spins (the control
+     * socket's accept once failed in a loop at full CPU, logging each failure) nor says it
+     * more than once; it stays up.
      */
     @Test
     void runningOutOfDescriptorsNeitherSpinsNorFloodsTheLog() throws Exception {
