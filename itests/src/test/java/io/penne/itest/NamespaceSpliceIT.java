@@ -541,7 +541,7 @@ class NamespaceSpliceIT {
      */
     @Test
     void clientsBeyondTheOpenFilesLimitWaitAndAreServedWithoutSpinning() throws Exception {
-        int port = 6231, clients = 150;
+        int port = 6251, clients = 150;
         Path sock = tmp.resolve("ctl.sock");
         Path py = script("ns.py", String.join("\n",
             "n = [0]",
