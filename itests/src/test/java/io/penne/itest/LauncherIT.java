@@ -262,6 +262,47 @@ class LauncherIT {
     }
 
     /**
+     * Attached to a namespace (podman's way), penne says it is ready (writes its pid file; a
+     * daemon's parent returns) only once every protocol handler is attached, as pasta forks
+     * only when its ports listen: podman starts the container then, and its first packets
+     * must find the handlers. penne used to say so as soon as the instance was up, before
+     * the ICMP, TCP, splice and UDP handlers were bound (its debug log showed "ready"
+     * first), so a first datagram could be dropped.
+     */
+    @Test
+    void readyOnlyOnceTheHandlersAreAttached() throws Exception {
+        String ns = "ready-" + ProcessHandle.current().pid();
+        assertEquals(0, Dist.run(30, List.of("ip", "netns", "add", ns)).status());
+        Path pid = tmp.resolve("ready.pid");
+        Path out = tmp.resolve("ready.out");
+        Process p = new ProcessBuilder(Dist.penne("-f", "-d", "--config-net", "--netns", "/run/netns/" + ns,
+            "-t", "none", "-u", "none", "-T", "none", "-U", "none", "--pid", pid.toString()))
+            .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        try {
+            Dist.awaitFile(pid, 60_000);
+            Thread.sleep(500); // anything bound late would be logged by now
+            List<String> lines = Files.readAllLines(out);
+            int ready = -1;
+            List<String> bound = new ArrayList<>();
+            for (int i = 0; i < lines.size(); i++) {
+                if (lines.get(i).contains(": ready in "))
+                    ready = i;
+                if (lines.get(i).matches(".*instance default: bound \\S+ from .*"))
+                    bound.add(i + " " + lines.get(i));
+            }
+            assertTrue(ready >= 0, String.join("\n", lines));
+            assertEquals(5, bound.size(), "addrconf, icmp, tcp, tcp-splice, udp: " + String.join("\n", lines));
+            for (String b : bound)
+                assertTrue(Integer.parseInt(b.split(" ")[0]) < ready, "bound after ready: " + String.join("\n", lines));
+        } finally {
+            p.destroy();
+            if (!p.waitFor(30, TimeUnit.SECONDS))
+                p.destroyForcibly();
+            Dist.run(30, List.of("ip", "netns", "del", ns));
+        }
+    }
+
+    /**
      * As pasta ("Can't open enough sockets for port specifier"): forwards that need more
      * listening sockets than the open-files limit allows stop penne at start with a message
      * naming the spec and the limit, instead of taking every descriptor (penne then could not

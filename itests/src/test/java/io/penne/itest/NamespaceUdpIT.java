@@ -480,9 +480,16 @@ class NamespaceUdpIT {
             Thread.sleep(100);
         }
         String seen = Files.exists(out) ? Files.readString(out) : "(no output)";
-        if (ctl != null && penne.isAlive())
+        if (ctl != null && penne.isAlive()) {
             seen += Dist.run(30, Dist.ctl(ctl.toString(), "penne:flows")).out()
                 + Dist.run(30, Dist.ctl(ctl.toString(), "penne:stats")).out();
+            // The namespace as its command sees it: addresses, routes (the local table too), neighbours.
+            java.util.Optional<ProcessHandle> cmd = penne.descendants()
+                .filter(ph -> ph.info().command().orElse("").contains("python")).findFirst();
+            if (cmd.isPresent())
+                seen += Dist.run(30, List.of("nsenter", "-t", String.valueOf(cmd.get().pid()), "-n", "sh", "-c",
+                    "ip addr; ip -6 route show table all; ip -6 neigh")).out();
+        }
         throw new AssertionError("no " + line + " (penne " + (penne.isAlive() ? "running" : "gone") + "): " + seen);
     }
 

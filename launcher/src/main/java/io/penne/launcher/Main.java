@@ -163,6 +163,21 @@ public final class Main {
             LOG.fine(String.format("instance up %.0f ms after main", (System.nanoTime() - t0) / 1e6));
             if (o.confPath != null && !rt[0].awaitService(Runtime.CONTROL_SERVICE, null, READY_TIMEOUT_MS))
                 return fail("the control socket " + o.confPath + " did not open (see messages above)");
+            // Ready means the handlers are attached and their ports listen, as pasta forks (and podman
+            // starts the container) only then: the guest's first packets must find them.
+            Object handlers = rt[0].service("java.lang.Runnable", "(penne.instance.handlers=default)",
+                READY_TIMEOUT_MS);
+            try {
+                if (handlers != null)
+                    ((Runnable) handlers).run();
+            } catch (RuntimeException e) { // the instance went away meanwhile: told why below
+                if (!rt[0].stopped())
+                    throw e;
+            }
+            if (rt[0].stopped())
+                return 0; // stopped from the control socket ("stop 0") while starting: a clean exit
+            if (handlers == null)
+                return fail("the instance did not start (see messages above)");
             if (o.pidFile != null)
                 Files.writeString(Path.of(o.pidFile), ProcessHandle.current().pid() + "\n");
             LOG.fine(String.format("ready in %.0f ms (%.0f ms since JVM start)",

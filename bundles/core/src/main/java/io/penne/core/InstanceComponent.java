@@ -48,11 +48,19 @@ public final class InstanceComponent implements Instance {
     private static final String NAME_PATTERN = "[A-Za-z0-9_.-]{1,64}";
     /** Service property of the process spawner of an instance's namespace (value: the instance name). */
     static final String SPAWNER_PROPERTY = "penne.namespace.spawner";
+    /**
+     * Service property of a {@code java.lang.Runnable} that returns once every
+     * protocol handler registered now is attached to the instance (value: the
+     * instance name). The launcher runs it before it says penne is ready (pid
+     * file, daemon parent released), as pasta forks only once its ports listen.
+     */
+    static final String HANDLERS_PROPERTY = "penne.instance.handlers";
 
     private static final System.Logger LOG = System.getLogger(InstanceComponent.class.getName());
     private final InstanceImpl impl;
     private final GuestNamespace namespace;
     private final ServiceRegistration<?> spawner;
+    private final ServiceRegistration<?> handlersAttached;
     /** The last activation failure logged, so a retry failing the same way is not logged again. */
     private static volatile String lastFailure;
 
@@ -63,6 +71,7 @@ public final class InstanceComponent implements Instance {
             impl = s.impl;
             namespace = s.namespace;
             spawner = s.spawner;
+            handlersAttached = s.handlersAttached;
         } catch (RuntimeException e) {
             // One readable line: the launcher hides Declarative Services' stack traces. DS tries a
             // failed component again when a service it references comes or goes (a handler bundle
@@ -77,7 +86,18 @@ public final class InstanceComponent implements Instance {
         lastFailure = null;
     }
 
-    private record Started(InstanceImpl impl, GuestNamespace namespace, ServiceRegistration<?> spawner) {
+    private record Started(InstanceImpl impl, GuestNamespace namespace, ServiceRegistration<?> spawner,
+                           ServiceRegistration<?> handlersAttached) {
+    }
+
+    private static ServiceRegistration<?> registerHandlersAttached(String name, InstanceImpl impl,
+                                                                   BundleContext context) {
+        if (context == null)
+            return null; // outside a framework (unit tests): nobody to tell
+        Dictionary<String, Object> props = new Hashtable<>();
+        props.put(HANDLERS_PROPERTY, name);
+        Runnable await = () -> awaitHandlers(impl, context);
+        return context.registerService(Runnable.class.getName(), await, props);
     }
 
     private static Started start(InstanceConfig config, Map<String, Object> properties, BundleContext context) {
@@ -129,7 +149,7 @@ public final class InstanceComponent implements Instance {
         }
         impl.start();
         if (namespace == null)
-            return new Started(impl, null, null);
+            return new Started(impl, null, null, registerHandlersAttached(name, impl, context));
         try {
             if (namespace.hasTap()) { // not with --splice-only
                 int rc = impl.loop().submit(() -> impl.attachDevice(namespace.tapFd(), namespace.mtu(),
@@ -153,7 +173,8 @@ public final class InstanceComponent implements Instance {
         };
         Dictionary<String, Object> props = new Hashtable<>();
         props.put(SPAWNER_PROPERTY, name);
-        return new Started(impl, namespace, context.registerService(Function.class.getName(), spawn, props));
+        return new Started(impl, namespace, context.registerService(Function.class.getName(), spawn, props),
+            registerHandlersAttached(name, impl, context));
     }
 
     /** Longest wait for handlers before a command starts anyway (a handler that cannot bind never will). */
@@ -190,6 +211,8 @@ public final class InstanceComponent implements Instance {
     void deactivate() {
         if (spawner != null)
             spawner.unregister();
+        if (handlersAttached != null)
+            handlersAttached.unregister();
         impl.stop();
         if (namespace != null)
             namespace.close();
