@@ -367,7 +367,8 @@ class NamespaceUdpIT {
             "for u in (u4, u6):",
             "    print('UDP', u.recv(100).decode(), flush=True)");
         Path ctl = tmp.resolve("ifbound.sock");
-        Process penne = new ProcessBuilder(Dist.penne("-c", ctl.toString(), "-t", "none", "-u", "none", "-T", "none",
+        // -d: a failed splice connect says why in the output, which a failed wait reports.
+        Process penne = new ProcessBuilder(Dist.penne("-d", "-c", ctl.toString(), "-t", "none", "-u", "none", "-T", "none",
             "-U", "none", "-t", "127.0.0.1%lo/" + port + ":" + inside, "-t", "::1%lo/" + port + ":" + inside,
             "-u", "127.0.0.1%lo/" + port + ":" + inside, "-u", "::1%lo/" + port + ":" + inside,
             "-t", "%" + upstream + "/" + upstreamOnly, "--", "python3", "-c", ns))

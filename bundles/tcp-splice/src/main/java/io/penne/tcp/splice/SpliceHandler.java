@@ -154,7 +154,7 @@ public final class SpliceHandler implements ProtocolHandler {
     private void sockEvent(Ctx c, Instance inst, SpliceConn d, int side, int events) {
         if ((events & EventLoop.EPOLLERR) != 0) {
             if (!d.has(SpliceConn.ESTABLISHED))
-                c.inc(c.cConnectFailed);
+                connectFailed(c, inst, d, -Sockets.soError(d.sock[1], c.scratch));
             else
                 c.inc(c.cSockErrors);
             rst(c, inst, d);
@@ -162,7 +162,7 @@ public final class SpliceHandler implements ProtocolHandler {
         }
         if (!d.has(SpliceConn.ESTABLISHED)) {
             if (side != 1 || (events & EventLoop.EPOLLOUT) == 0) {
-                c.inc(c.cConnectFailed);
+                connectFailed(c, inst, d, 0);
                 rst(c, inst, d);
                 return;
             }
@@ -349,13 +349,25 @@ public final class SpliceHandler implements ProtocolHandler {
         int r = v4 ? Sockets.connect4(s1, InetAddr.v4(tgt.eaddrLo()), tgt.eport(), c.scratch)
             : Sockets.connect6(s1, tgt.eaddrHi(), tgt.eaddrLo(), tgt.eport(), c.scratch);
         if (r < 0 && r != -Errno.EINPROGRESS) {
-            c.inc(c.cConnectFailed);
+            connectFailed(c, inst, d, r);
             rst(c, inst, d);
             return;
         }
         if (r == 0 && !connectFinish(c, inst, d))
             return;
         updateEpoll(c, inst, d);
+    }
+
+    /** Counts a connect that failed and says why in the debug log ({@code err} is -errno, 0 if unknown). */
+    private static void connectFailed(Ctx c, Instance inst, SpliceConn d, int err) {
+        c.inc(c.cConnectFailed);
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            Flow f = inst.flows().get(d.flowIndex);
+            FlowSide t = f == null ? null : f.side(Flow.TGT);
+            LOG.log(System.Logger.Level.DEBUG, "instance " + inst.name() + ": splice connect"
+                + (t == null ? "" : " to " + InetAddr.format(t.eaddrHi(), t.eaddrLo(), t.eport()))
+                + " failed" + (err < 0 ? ": " + Errno.describe(-err) : ""));
+        }
     }
 
     /** Side 1 is connected: takes the two pipes. False (connection reset) if there are none. */
