@@ -155,6 +155,58 @@ final class GuestNamespace implements io.penne.api.GuestNamespace, AutoCloseable
             if (t6 != null) {
                 t6.apply(ns, ifi, "6", found);
                 check(ns.linkSetFlags(ifi, 0, IFF_NOARP), ns, "re-enable neighbour discovery on " + tap.name());
+                awaitLocalRoutes(ns, t6.addresses, tap.name());
+            }
+        }
+    }
+
+    /** Longest wait for the kernel to make the guest's IPv6 addresses local (it can lag a second). */
+    static final long IPV6_LOCAL_MS = 2_000;
+
+    /**
+     * Waits until each of {@code addresses} (IPv6) has its local route, so
+     * that the namespace delivers to it locally. Why: an IPv6 address becomes
+     * usable (its local route inserted) only when the kernel's address worker
+     * finishes duplicate address detection for it, NODAD or not, and that
+     * worker needs the routing lock; right after a network namespace was
+     * deleted (the kernel's clean-up holds the lock) this lagged 200-600 ms
+     * here, with the address already listed. A connection to the guest's own
+     * address then (a spliced -t connection, made in the namespace) went out of
+     * the tap, found no neighbour and failed with EHOSTUNREACH. pasta does not
+     * wait. In the usual case the routes are there at once: one dump.
+     */
+    private static void awaitLocalRoutes(Netlink ns, List<byte[]> addresses, String name) {
+        long start = System.nanoTime();
+        long deadline = start + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(IPV6_LOCAL_MS);
+        for (int round = 0; ; round++) {
+            List<NetlinkRoute> local = ns.routes(AF_INET6, Netlink.RT_TABLE_LOCAL);
+            if (local == null)
+                return; // cannot tell: carry on as before
+            int missing = 0;
+            for (byte[] a : addresses) {
+                boolean found = false;
+                for (NetlinkRoute r : local)
+                    found |= r.type() == Netlink.RTN_LOCAL && r.destinationLength() == 128
+                        && java.util.Arrays.equals(r.destination(), a);
+                if (!found)
+                    missing++;
+            }
+            if (missing == 0) {
+                if (round > 0)
+                    LOG.log(Level.DEBUG, name + ": waited " + (System.nanoTime() - start) / 1_000_000
+                        + " ms for the kernel to make the IPv6 addresses local");
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                LOG.log(Level.WARNING, name + ": " + missing + " IPv6 address(es) still not local after "
+                    + IPV6_LOCAL_MS + " ms; going on");
+                return;
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
         }
     }
