@@ -79,7 +79,7 @@ public final class AutoForward {
             for (int port = 1; port < 65536; port++) {
                 int target = spec.target(port);
                 boolean want = target != 0 && bound.get(target) && !taken.get(port)
-                    && !(spec.isAll() && port >= ephemeral[0] && port <= ephemeral[1]);
+                    && !spec.skipsEphemeral(port, ephemeral);
                 for (int fam = 0; fam < 2; fam++) {
                     int slot = port << 1 | fam;
                     boolean v4 = fam == 0;

@@ -42,6 +42,8 @@ public final class PortSpec {
     public static final String TCP_PROPERTY = "tcp.forward";
     /** Instance property with pasta's -u specs (host to guest UDP), joined with {@link #SEPARATOR}. */
     public static final String UDP_PROPERTY = "udp.forward";
+    /** Instance property with pasta's -T specs (namespace loopback to host TCP, spliced). */
+    public static final String TCP_NS_PROPERTY = "tcp.ns_forward";
     /** Instance property with pasta's -U specs (namespace loopback to host UDP). */
     public static final String UDP_NS_PROPERTY = "udp.ns_forward";
 
@@ -234,6 +236,16 @@ public final class PortSpec {
     /** Whether ports come from {@code all} (or exclusions only): unbindable ports are skipped silently. */
     public boolean isAll() {
         return all;
+    }
+
+    /**
+     * Whether {@code port}, listed by {@link #ports}, is still left out: a
+     * port from {@code all} (or exclusions only) inside the host's ephemeral
+     * range {@code ephemeral} ({first, last}), which pasta never binds for
+     * such specs.
+     */
+    public boolean skipsEphemeral(int port, int[] ephemeral) {
+        return all && port >= ephemeral[0] && port <= ephemeral[1];
     }
 
     /**

@@ -163,4 +163,16 @@ class PortSpecTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PortSpec.parse(spec));
         assertTrue(e.getMessage().startsWith("bad port spec '" + spec + "'"), e.getMessage());
     }
+
+    @Test
+    void onlyAllAndExclusionsLeaveTheEphemeralRangeOut() {
+        int[] eph = {32768, 60999};
+        for (String all : new String[] {"all", "~22"}) {
+            PortSpec p = PortSpec.parse(all);
+            assertTrue(p.skipsEphemeral(32768, eph) && p.skipsEphemeral(60999, eph), all);
+            assertFalse(p.skipsEphemeral(32767, eph) || p.skipsEphemeral(61000, eph), all);
+        }
+        // Ports named explicitly are bound even inside the range.
+        assertFalse(PortSpec.parse("40000-40010").skipsEphemeral(40005, eph));
+    }
 }

@@ -90,7 +90,7 @@ final class ForwardCheck {
         long needed = 0;
         StringBuilder named = new StringBuilder();
         String[][] options = {{PortSpec.TCP_PROPERTY, "-t"}, {PortSpec.UDP_PROPERTY, "-u"},
-            {"tcp.ns_forward", "-T"}, {PortSpec.UDP_NS_PROPERTY, "-U"}};
+            {PortSpec.TCP_NS_PROPERTY, "-T"}, {PortSpec.UDP_NS_PROPERTY, "-U"}};
         for (String[] o : options) {
             Object fwd = properties.get(o[0]);
             if (fwd == null)
@@ -101,7 +101,7 @@ final class ForwardCheck {
                     continue;
                 long ports = 0;
                 for (int port : spec.ports())
-                    if (!spec.isAll() || port < eph[0] || port > eph[1])
+                    if (!spec.skipsEphemeral(port, eph))
                         ports++;
                 long n = ports * (spec.address() != null ? 1 : hostSide ? families : 2);
                 if (n > 1000)

@@ -246,7 +246,7 @@ public final class TcpHandler implements ProtocolHandler {
             int bound = 0, failed = 0;
             String firstError = null;
             for (int port : spec.ports()) {
-                if (spec.isAll() && port >= eph[0] && port <= eph[1])
+                if (spec.skipsEphemeral(port, eph))
                     continue;
                 for (int fam = 0; fam < 2; fam++) {
                     boolean v4 = fam == 0;

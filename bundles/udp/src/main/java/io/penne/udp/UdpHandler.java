@@ -235,7 +235,7 @@ public final class UdpHandler implements ProtocolHandler {
             long[] bind = spec.addressBits();
             List<int[]> want = new ArrayList<>(); // {v4 ? 1 : 0, port, target}
             for (int port : spec.ports()) {
-                if (spec.isAll() && port >= eph[0] && port <= eph[1])
+                if (spec.skipsEphemeral(port, eph))
                     continue;
                 int target = fromTcp ? port : spec.target(port);
                 for (int fam = 0; fam < 2; fam++) {

@@ -48,7 +48,7 @@ import java.util.Map;
  */
 final class NsListeners {
     /** Instance property with the {@code -T} specs. */
-    static final String PROPERTY = "tcp.ns_forward";
+    static final String PROPERTY = PortSpec.TCP_NS_PROPERTY;
     private static final long SCAN_MILLIS = 1000;
     private static final System.Logger LOG = System.getLogger(NsListeners.class.getName());
 
@@ -120,7 +120,7 @@ final class NsListeners {
             long[] bind = spec.addressBits();
             List<int[]> wanted = new ArrayList<>(); // {port, target, family4 ? 1 : 0}
             for (int port : spec.ports()) {
-                if (spec.isAll() && port >= eph[0] && port <= eph[1])
+                if (spec.skipsEphemeral(port, eph))
                     continue;
                 for (int fam = 0; fam < 2; fam++) {
                     boolean four = fam == 0;
