@@ -37,7 +37,8 @@ import java.util.Map;
  * {@code guest.address4/6}, {@code guest.prefix4/6}, {@code guest.gateway4/6},
  * {@code our.address6.ll} and {@code ns.configured} from what is recorded
  * here. IPv6 duplicate address detection is dodged with IFF_NOARP while
- * addresses go on and NODAD on the addresses.
+ * addresses go on and NODAD on the addresses; set-up then waits until the
+ * kernel has made them local ({@link #awaitLocalRoutes}), which can lag.
  *
  * <p>The namespace thread also spawns the command that runs inside
  * ({@link #spawn}). Closing stops that thread; the tap descriptor belongs to
